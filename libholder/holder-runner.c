@@ -1,0 +1,359 @@
+/* holder-runner.c: the helper process's entry points.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#define G_LOG_DOMAIN "holder-runner"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+
+#include "holder-backend.h"
+#include "holder-error.h"
+#include "holder-runner.h"
+#include "holder-server-private.h"
+#include "holder-store.h"
+#include "holder-util-private.h"
+#include "holder-version.h"
+
+static gboolean
+argv_contains (int          argc,
+               char *const *argv,
+               const char  *flag)
+{
+  for (int i = 0; i < argc && argv[i] != NULL; i++)
+    if (g_str_equal (argv[i], flag))
+      return TRUE;
+  return FALSE;
+}
+
+gboolean
+holder_is_runner (int          argc,
+                  char *const *argv)
+{
+  g_return_val_if_fail (argv != NULL || argc == 0, FALSE);
+  return argv_contains (argc, argv, HOLDER_RUNNER_FLAG);
+}
+
+gboolean
+holder_is_reconcile (int          argc,
+                     char *const *argv)
+{
+  g_return_val_if_fail (argv != NULL || argc == 0, FALSE);
+  return argv_contains (argc, argv, HOLDER_RECONCILE_FLAG);
+}
+
+char **
+holder_get_runner_vm_names (int          argc,
+                            char *const *argv)
+{
+  g_autoptr(GPtrArray) names = NULL;
+  g_auto(GStrv) pieces = NULL;
+
+  g_return_val_if_fail (argv != NULL || argc == 0, NULL);
+
+  for (int i = 0; i + 1 < argc && argv[i] != NULL; i++)
+    {
+      if (!g_str_equal (argv[i], HOLDER_RUNNER_FLAG))
+        continue;
+      pieces = g_strsplit (argv[i + 1], ",", -1);
+      break;
+    }
+  if (pieces == NULL)
+    return NULL;
+
+  names = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; pieces[i] != NULL; i++)
+    {
+      gboolean seen = FALSE;
+
+      if (pieces[i][0] == '\0')
+        continue;
+      for (guint j = 0; j < names->len && !seen; j++)
+        seen = g_str_equal (g_ptr_array_index (names, j), pieces[i]);
+      if (!seen)
+        g_ptr_array_add (names, g_strdup (pieces[i]));
+    }
+  if (names->len == 0)
+    return NULL;
+  g_ptr_array_add (names, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&names), FALSE);
+}
+
+gboolean
+holder_write_pidfile (const char *root,
+                      const char *name,
+                      GError    **error)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *contents = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  g_return_val_if_fail (root != NULL, FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  path = holder_store_pidfile_path (root, name);
+  contents = g_strdup_printf ("%d", (int) getpid ());
+  /* Through a rename: a reader sees the whole pid or no file, never a
+   * half-written one, and a full disk leaves no empty pidfile behind. */
+  if (!holder_file_replace (path, contents, strlen (contents), 0644, &local_error))
+    {
+      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_FAILED,
+                   "write pidfile: %s", local_error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+holder_remove_pidfile (const char *root,
+                       const char *name,
+                       GError    **error)
+{
+  g_autofree char *path = NULL;
+
+  g_return_val_if_fail (root != NULL, FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  path = holder_store_pidfile_path (root, name);
+  if (g_unlink (path) != 0 && errno != ENOENT)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                   "remove pidfile %s: %s", path, g_strerror (saved_errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+on_terminate_signal (gpointer user_data)
+{
+  HolderServer *server = user_data;
+
+  holder_server_shutdown (server, "signal received");
+  return G_SOURCE_CONTINUE;
+}
+
+/* FLEETBOX_PARENT_PID: unset means detached. A value that is not a
+ * positive number keeps the control socket but disables the parent watch. */
+static gboolean
+parse_parent_pid (GPid *out_pid)
+{
+  const char *value = g_getenv (HOLDER_PARENT_PID_ENV);
+  gint64 pid = 0;
+
+  *out_pid = 0;
+  if (value == NULL || value[0] == '\0')
+    return FALSE;
+  if (g_ascii_string_to_signed (value, 10, 1, G_MAXINT, &pid, NULL))
+    *out_pid = (GPid) pid;
+  else
+    g_debug ("%s=%s is not a pid: no parent watch", HOLDER_PARENT_PID_ENV, value);
+  return TRUE;
+}
+
+static char *
+resolve_and_ensure_root (GError **error)
+{
+  g_autofree char *root = holder_store_resolve_root (error);
+
+  if (root == NULL)
+    return NULL;
+  if (!holder_store_ensure_root (root, error))
+    return NULL;
+  return g_steal_pointer (&root);
+}
+
+gboolean
+holder_run (const HolderBackendClass *backend,
+            const char *const        *names,
+            GError                  **error)
+{
+  g_autofree char *root = NULL;
+  g_autoptr(HolderServer) server = NULL;
+  HolderServerOptions options = { 0 };
+  guint sigterm_id, sigint_id;
+
+  g_return_val_if_fail (backend != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (names == NULL || names[0] == NULL)
+    {
+      g_set_error_literal (error, HOLDER_ERROR, HOLDER_ERROR_INVALID_ARGUMENT,
+                           "no VM names provided");
+      return FALSE;
+    }
+
+  /* A client that vanished mid-reply must not kill us with SIGPIPE. */
+  signal (SIGPIPE, SIG_IGN);
+
+  root = resolve_and_ensure_root (error);
+  if (root == NULL)
+    return FALSE;
+
+  options.root = root;
+  options.backend_class = backend;
+  options.names = names;
+  options.bound = parse_parent_pid (&options.parent_pid);
+
+  server = holder_server_new (&options, error);
+  if (server == NULL)
+    return FALSE;
+
+  /* Installed before start-up so that a signal during it is not lost. */
+  sigterm_id = g_unix_signal_add (SIGTERM, on_terminate_signal, server);
+  sigint_id = g_unix_signal_add (SIGINT, on_terminate_signal, server);
+
+  if (!holder_server_start (server, error))
+    {
+      g_source_remove (sigterm_id);
+      g_source_remove (sigint_id);
+      return FALSE;
+    }
+  holder_server_run_until_finished (server);
+
+  g_source_remove (sigterm_id);
+  g_source_remove (sigint_id);
+  return TRUE;
+}
+
+static void
+on_reconcile_done (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  GAsyncResult **out = user_data;
+  *out = g_object_ref (result);
+}
+
+gboolean
+holder_run_reconcile (const HolderBackendClass *backend,
+                      GError                  **error)
+{
+  g_autofree char *root = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
+  HolderBackendHost host = { 0 };
+  HolderBackend *instance;
+  gboolean ok;
+
+  g_return_val_if_fail (backend != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  root = resolve_and_ensure_root (error);
+  if (root == NULL)
+    return FALSE;
+
+  host.storage_root = root;
+  instance = backend->new (backend, &host, error);
+  if (instance == NULL)
+    return FALSE;
+
+  backend->reconcile_async (instance, NULL, on_reconcile_done, &result);
+  while (result == NULL)
+    g_main_context_iteration (context, TRUE);
+  ok = backend->reconcile_finish (instance, result, error);
+  if (!ok)
+    g_prefix_error (error, "reconcile: ");
+  backend->free (instance);
+  return ok;
+}
+
+static void
+print_usage (const char *prgname)
+{
+  g_autofree char *backends = g_strjoinv (", ", (char **) holder_backend_list_names ());
+
+  printf ("Usage:\n"
+          "  %s --fleetbox-runner NAME1,NAME2,...   serve these members\n"
+          "  %s --fleetbox-reconcile                reclaim host state of dead helpers, then exit\n"
+          "\n"
+          "Holds a cluster of VMs for a client speaking holder protocol %s.\n"
+          "\n"
+          "Environment:\n"
+          "  FLEETBOX_BACKEND          backend (%s); unset: the platform's real one\n"
+          "  FLEETBOX_HOME             storage root (default ~/.fleetbox)\n"
+          "  FLEETBOX_PARENT_PID       bound mode: die with this client process\n"
+          "  FLEETBOX_IP_WAIT_TIMEOUT  bound on a boot's wait for the guest (default 5m)\n"
+          "\n"
+          "Options:\n"
+          "  --help      show this help\n"
+          "  --version   show the version\n",
+          prgname, prgname, HOLDER_PROTOCOL_VERSION, backends);
+}
+
+int
+holder_helper_main (const char *prgname,
+                    int         argc,
+                    char      **argv)
+{
+  g_autoptr(GError) error = NULL;
+  const HolderBackendClass *backend;
+  gboolean ok;
+
+  g_return_val_if_fail (prgname != NULL, 1);
+
+  if (argv_contains (argc, argv, "--help") || argv_contains (argc, argv, "-h"))
+    {
+      print_usage (prgname);
+      return 0;
+    }
+  if (argv_contains (argc, argv, "--version"))
+    {
+      printf ("%s %s (holder protocol %s)\n", prgname, HOLDER_VERSION, HOLDER_PROTOCOL_VERSION);
+      return 0;
+    }
+
+  if (holder_is_reconcile (argc, argv))
+    {
+      backend = holder_backend_select_from_env (&error);
+      ok = backend != NULL && holder_run_reconcile (backend, &error);
+    }
+  else
+    {
+      g_auto(GStrv) names = holder_get_runner_vm_names (argc, argv);
+
+      if (names == NULL)
+        {
+          g_set_error_literal (&error, HOLDER_ERROR, HOLDER_ERROR_INVALID_ARGUMENT,
+                               "no VM names provided");
+          ok = FALSE;
+        }
+      else
+        {
+          backend = holder_backend_select_from_env (&error);
+          ok = backend != NULL && holder_run (backend, (const char *const *) names, &error);
+        }
+    }
+
+  if (!ok)
+    {
+      /* One line: clients show it as the reason the helper failed. */
+      g_autofree char *line = g_strdelimit (g_strdup (error->message), "\r\n", ' ');
+      fprintf (stderr, "%s: %s\n", prgname, line);
+      return 1;
+    }
+  return 0;
+}
+
+void
+holder_main_hook (int    argc,
+                  char **argv)
+{
+  g_autofree char *prgname = NULL;
+
+  if (!holder_is_runner (argc, argv) && !holder_is_reconcile (argc, argv))
+    return;
+
+  prgname = g_path_get_basename (argc > 0 && argv[0] != NULL ? argv[0] : "fleetbox-helper");
+  exit (holder_helper_main (prgname, argc, argv));
+}

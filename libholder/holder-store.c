@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: MIT */
+#define G_LOG_DOMAIN "holder-store"
+
+#include <errno.h>
+#include <pwd.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "holder-error.h"
+#include "holder-store.h"
+#include "holder-util-private.h"
+
+char *
+holder_store_resolve_root (GError **error)
+{
+  const char *fleetbox_home = g_getenv ("FLEETBOX_HOME");
+  const char *sudo_user = g_getenv ("SUDO_USER");
+  const char *home;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (fleetbox_home != NULL && *fleetbox_home != '\0')
+    return g_strdup (fleetbox_home);
+
+  /* Under sudo the state belongs to the invoking user, as with fleetbox. */
+  if (geteuid () == 0 && sudo_user != NULL && *sudo_user != '\0')
+    {
+      struct passwd *pw = getpwnam (sudo_user);
+
+      if (pw != NULL && pw->pw_dir != NULL && *pw->pw_dir != '\0')
+        return g_build_filename (pw->pw_dir, ".fleetbox", NULL);
+      g_debug ("SUDO_USER=%s not found in the password database; using HOME",
+               sudo_user);
+    }
+
+  home = g_getenv ("HOME");
+  if (home == NULL || *home == '\0')
+    home = g_get_home_dir ();
+  if (home == NULL || *home == '\0')
+    {
+      g_set_error_literal (error, HOLDER_ERROR, HOLDER_ERROR_INVALID_ARGUMENT,
+                           "cannot find the storage root: set FLEETBOX_HOME or HOME");
+      return NULL;
+    }
+
+  return g_build_filename (home, ".fleetbox", NULL);
+}
+
+static gboolean
+ensure_dir (const char *path,
+            GError    **error)
+{
+  int saved_errno;
+
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    return TRUE;
+
+  if (g_mkdir_with_parents (path, 0755) == 0)
+    {
+      /* Exactly 0755 whatever the umask: a helper running as root must leave
+       * run/ traversable for the user who connects to its sockets. Only a
+       * folder made here is touched. */
+      if (g_chmod (path, 0755) == 0)
+        return TRUE;
+    }
+
+  saved_errno = errno;
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+               "create %s: %s", path, g_strerror (saved_errno));
+  return FALSE;
+}
+
+gboolean
+holder_store_ensure_root (const char *root,
+                          GError    **error)
+{
+  static const char * const subdirs[] = { "clusters", "images", "run" };
+
+  g_return_val_if_fail (root != NULL && *root != '\0', FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!ensure_dir (root, error))
+    return FALSE;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (subdirs); i++)
+    {
+      g_autofree char *path = g_build_filename (root, subdirs[i], NULL);
+
+      if (!ensure_dir (path, error))
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
+static gboolean
+invalid_name (GError    **error,
+              const char *name,
+              const char *why)
+{
+  g_autoptr(GString) quoted = g_string_new (NULL);
+
+  holder_append_go_quoted (quoted, name);
+  g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_INVALID_NAME,
+               "invalid member name %s: %s", quoted->str, why);
+  return FALSE;
+}
+
+gboolean
+holder_name_validate (const char *name,
+                      GError    **error)
+{
+  gsize len;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (name == NULL || *name == '\0')
+    return invalid_name (error, "", "empty");
+  if (strcmp (name, ".") == 0 || strcmp (name, "..") == 0)
+    return invalid_name (error, name, "not a folder name");
+  if (strchr (name, '/') != NULL)
+    return invalid_name (error, name, "contains '/'");
+
+  len = strlen (name);
+  for (gsize i = 0; i < len; i++)
+    {
+      guchar c = (guchar) name[i];
+
+      if (c < 0x20 || c == 0x7f)
+        return invalid_name (error, name, "contains a control character");
+    }
+
+  if (!g_utf8_validate (name, (gssize) len, NULL))
+    return invalid_name (error, name, "not valid UTF-8");
+
+  if (len > HOLDER_NAME_MAX)
+    {
+      g_autofree char *why = g_strdup_printf ("longer than %d bytes", HOLDER_NAME_MAX);
+      return invalid_name (error, name, why);
+    }
+
+  return TRUE;
+}
+
+char *
+holder_store_cluster_name (const char *name)
+{
+  gsize len, digits_start;
+
+  g_return_val_if_fail (name != NULL, NULL);
+
+  len = strlen (name);
+  digits_start = len;
+  while (digits_start > 0 && g_ascii_isdigit (name[digits_start - 1]))
+    digits_start--;
+
+  /* Need: at least one digit, a '-' before them, something before it. */
+  if (digits_start == len || digits_start < 2 || name[digits_start - 1] != '-')
+    return g_strdup (name);
+
+  return g_strndup (name, digits_start - 1);
+}
+
+char *
+holder_store_member_dir (const char *root,
+                         const char *name)
+{
+  g_autofree char *cluster = NULL;
+
+  g_return_val_if_fail (root != NULL, NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  cluster = holder_store_cluster_name (name);
+  return g_build_filename (root, "clusters", cluster, name, NULL);
+}
+
+char *
+holder_store_pidfile_path (const char *root,
+                           const char *name)
+{
+  g_autofree char *dir = NULL;
+
+  g_return_val_if_fail (root != NULL, NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  dir = holder_store_member_dir (root, name);
+  return g_build_filename (dir, "pid", NULL);
+}
+
+char *
+holder_store_socket_hash (const char *name)
+{
+  g_autofree char *digest = NULL;
+
+  g_return_val_if_fail (name != NULL, NULL);
+
+  digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, name, -1);
+  return g_strndup (digest, 16);
+}
+
+char *
+holder_store_socket_path (const char *root,
+                          const char *name)
+{
+  g_autofree char *hash = NULL;
+  g_autofree char *file = NULL;
+
+  g_return_val_if_fail (root != NULL, NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  hash = holder_store_socket_hash (name);
+  file = g_strconcat (hash, ".sock", NULL);
+  return g_build_filename (root, "run", file, NULL);
+}
+
+char *
+holder_store_control_socket_path (const char *root,
+                                  const char *primary)
+{
+  g_autofree char *hash = NULL;
+  g_autofree char *file = NULL;
+
+  g_return_val_if_fail (root != NULL, NULL);
+  g_return_val_if_fail (primary != NULL, NULL);
+
+  hash = holder_store_socket_hash (primary);
+  file = g_strconcat (hash, ".ctl", NULL);
+  return g_build_filename (root, "run", file, NULL);
+}
+
+char *
+holder_mac_for_name (const char *name)
+{
+  g_autoptr(GChecksum) checksum = NULL;
+  guint8 digest[32];
+  gsize digest_len = sizeof digest;
+
+  g_return_val_if_fail (name != NULL, NULL);
+
+  checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_checksum_update (checksum, (const guchar *) "fleetbox:", 9);
+  g_checksum_update (checksum, (const guchar *) name, (gssize) strlen (name));
+  g_checksum_get_digest (checksum, digest, &digest_len);
+
+  /* Unicast, locally administered. */
+  digest[0] = (guint8) ((digest[0] & 0xfe) | 0x02);
+
+  return g_strdup_printf ("%02x:%02x:%02x:%02x:%02x:%02x",
+                          digest[0], digest[1], digest[2],
+                          digest[3], digest[4], digest[5]);
+}
+
+gboolean
+holder_store_read_pidfile (const char *root,
+                           const char *name,
+                           GPid       *out_pid,
+                           GError    **error)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *contents = NULL;
+  gsize len = 0;
+  guint64 value = 0;
+
+  g_return_val_if_fail (root != NULL, FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  path = holder_store_pidfile_path (root, name);
+  if (!g_file_get_contents (path, &contents, &len, error))
+    return FALSE;
+
+  /* Strict, like fleetbox's reader: no sign, no blanks, no newline. 19
+   * digits cannot overflow a guint64; the pid_t bound is checked below. */
+  if (len == 0 || len > 19)
+    goto malformed;
+  for (gsize i = 0; i < len; i++)
+    {
+      if (!g_ascii_isdigit (contents[i]))
+        goto malformed;
+      value = value * 10 + (guint64) (contents[i] - '0');
+    }
+  if (value == 0 || value > G_MAXINT32)
+    goto malformed;
+
+  if (out_pid != NULL)
+    *out_pid = (GPid) value;
+  return TRUE;
+
+malformed:
+  g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_PROTOCOL,
+               "malformed pidfile %s", path);
+  return FALSE;
+}
+
+gboolean
+holder_pid_is_alive (GPid pid)
+{
+  if (pid <= 0)
+    return FALSE;
+
+  if (kill (pid, 0) != 0 && errno != EPERM)
+    return FALSE;
+
+#ifdef __linux__
+  {
+    /* kill() succeeds on a zombie, and a PID 1 that does not reap (a bare
+     * container init) keeps them around: look at the state letter. The
+     * command name may contain ')' and spaces, so the state is found after
+     * the LAST ')'. */
+    g_autofree char *stat_path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+    g_autofree char *contents = NULL;
+
+    if (g_file_get_contents (stat_path, &contents, NULL, NULL))
+      {
+        const char *paren = strrchr (contents, ')');
+
+        if (paren != NULL && paren[1] == ' ')
+          return paren[2] != 'Z' && paren[2] != 'X';
+      }
+    else if (kill (pid, 0) != 0 && errno == ESRCH)
+      {
+        /* Gone between the two looks. */
+        return FALSE;
+      }
+  }
+#endif
+
+  return TRUE;
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#if !defined(__HOLDER_H_INSIDE__) && !defined(HOLDER_COMPILATION)
+#error "Only <holder.h> can be included directly."
+#endif
+
+#include <glib.h>
+#include "holder-export.h"
+
+G_BEGIN_DECLS
+
+/* Longest member name, in bytes. Names become folder names and are hashed
+ * into socket names; the cap keeps them readable and well inside NAME_MAX. */
+#define HOLDER_NAME_MAX 64
+
+/* The storage root: $FLEETBOX_HOME if non-empty; else, as root with
+ * SUDO_USER set, that user's home + "/.fleetbox"; else $HOME/.fleetbox.
+ * Creates nothing. */
+HOLDER_EXPORT
+char *holder_store_resolve_root (GError **error);
+
+/* Creates the root and its clusters/, images/ and run/ folders (0755). */
+HOLDER_EXPORT
+gboolean holder_store_ensure_root (const char *root,
+                                   GError    **error);
+
+/* Refuses names that cannot safely become a path component: empty, ".",
+ * "..", containing '/', a control character or invalid UTF-8, or longer than
+ * HOLDER_NAME_MAX bytes. The message says which rule failed. */
+HOLDER_EXPORT
+gboolean holder_name_validate (const char *name,
+                               GError    **error);
+
+/* The member name minus one trailing "-<digits>" group, unless nothing
+ * would be left: "web-3" -> "web", "web-1-2" -> "web-1", "-5" -> "-5". */
+HOLDER_EXPORT
+char *holder_store_cluster_name (const char *name);
+
+/* <root>/clusters/<cluster>/<name> */
+HOLDER_EXPORT
+char *holder_store_member_dir (const char *root,
+                               const char *name);
+/* <member dir>/pid */
+HOLDER_EXPORT
+char *holder_store_pidfile_path (const char *root,
+                                 const char *name);
+/* The first 16 lowercase hex digits of SHA-256(name). */
+HOLDER_EXPORT
+char *holder_store_socket_hash (const char *name);
+/* <root>/run/<hash(name)>.sock */
+HOLDER_EXPORT
+char *holder_store_socket_path (const char *root,
+                                const char *name);
+/* <root>/run/<hash(primary)>.ctl */
+HOLDER_EXPORT
+char *holder_store_control_socket_path (const char *root,
+                                        const char *primary);
+
+/* SHA-256 of "fleetbox:<name>", first 6 bytes, byte 0 made unicast and
+ * locally administered, lowercase hex joined by ':'. */
+HOLDER_EXPORT
+char *holder_mac_for_name (const char *name);
+
+/* Reads a pidfile strictly: decimal digits only, no newline, > 0.
+ * G_FILE_ERROR_NOENT when missing, HOLDER_ERROR_PROTOCOL when malformed. */
+HOLDER_EXPORT
+gboolean holder_store_read_pidfile (const char *root,
+                                    const char *name,
+                                    GPid       *out_pid,
+                                    GError    **error);
+
+/* TRUE if @pid names a process that exists and is not a zombie (PID 1 may
+ * not reap orphans, and kill(pid, 0) succeeds on a zombie). */
+HOLDER_EXPORT
+gboolean holder_pid_is_alive (GPid pid);
+
+G_END_DECLS

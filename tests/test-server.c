@@ -1,0 +1,669 @@
+/* test-server.c: the server half in-process, with the fake backend, driven
+ * over real Unix sockets by raw asynchronous I/O on the same main context.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
+
+#include "holder.h"
+#include "holder-server-private.h"
+
+typedef struct {
+  char         *root;
+  char         *record;
+  HolderServer *server;
+} Fixture;
+
+/* ----------------------------------------------------------- raw client */
+
+typedef struct {
+  GSocketConnection *connection;
+  GByteArray        *reply;
+  guint8             chunk[4096];
+  const char        *request;
+  gsize              request_len;
+  gboolean           half_close;
+  gboolean           done;
+  gboolean           failed;
+} RawCall;
+
+static void raw_read (RawCall *call);
+
+static void
+on_raw_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RawCall *call = user_data;
+  g_autoptr(GError) error = NULL;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+
+  if (n <= 0)
+    {
+      call->failed = n < 0;
+      call->done = TRUE;
+      return;
+    }
+  g_byte_array_append (call->reply, call->chunk, n);
+  raw_read (call);
+}
+
+static void
+raw_read (RawCall *call)
+{
+  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (call->connection)),
+                             call->chunk, sizeof call->chunk, G_PRIORITY_DEFAULT, NULL,
+                             on_raw_read, call);
+}
+
+static void
+on_raw_written (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RawCall *call = user_data;
+  g_autoptr(GError) error = NULL;
+
+  /* A server that refuses a request may close before reading all of it;
+   * its reply still arrives on the read side. */
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
+    return;
+  /* A client that shuts down its side right after the request. */
+  if (call->half_close)
+    g_socket_shutdown (g_socket_connection_get_socket (call->connection), FALSE, TRUE, NULL);
+}
+
+static void
+on_raw_connected (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RawCall *call = user_data;
+  g_autoptr(GError) error = NULL;
+
+  call->connection = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
+  if (call->connection == NULL)
+    {
+      call->failed = TRUE;
+      call->done = TRUE;
+      return;
+    }
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (call->connection)),
+                                   call->request, call->request_len, G_PRIORITY_DEFAULT, NULL,
+                                   on_raw_written, call);
+  raw_read (call);
+}
+
+/* Starts a call to @name's socket; the reply is complete when call->done. */
+static RawCall *
+raw_call_start (Fixture *fx, const char *name, const char *request, gsize len)
+{
+  RawCall *call = g_new0 (RawCall, 1);
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autofree char *path = holder_store_socket_path (fx->root, name);
+  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (path);
+
+  call->reply = g_byte_array_new ();
+  call->request = request;
+  call->request_len = len;
+  g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (address), NULL,
+                                 on_raw_connected, call);
+  return call;
+}
+
+static void
+iterate_until (gboolean *flag)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (!*flag)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+static char *
+raw_call_finish (RawCall *call)
+{
+  char *reply;
+
+  iterate_until (&call->done);
+  g_assert_false (call->failed);
+  reply = g_strndup (call->reply->len > 0 ? (const char *) call->reply->data : "", call->reply->len);
+  g_byte_array_unref (call->reply);
+  g_clear_object (&call->connection);
+  g_free (call);
+  return reply;
+}
+
+static char *
+roundtrip (Fixture *fx, const char *name, const char *request)
+{
+  return raw_call_finish (raw_call_start (fx, name, request, strlen (request)));
+}
+
+static void
+assert_reply (Fixture *fx, const char *name, const char *request, const char *expected)
+{
+  g_autofree char *reply = roundtrip (fx, name, request);
+  g_assert_cmpstr (reply, ==, expected);
+}
+
+/* ------------------------------------------------------------- fixture */
+
+static void
+fixture_set_up (Fixture *fx, gconstpointer data)
+{
+  fx->root = g_dir_make_tmp ("holder-server-XXXXXX", NULL);
+  g_assert_nonnull (fx->root);
+  g_assert_true (holder_store_ensure_root (fx->root, NULL));
+  fx->record = g_build_filename (fx->root, "record.ndjson", NULL);
+  g_setenv ("FLEETBOX_FAKE_RECORD", fx->record, TRUE);
+  g_unsetenv ("FLEETBOX_FAKE_FAIL_CREATE");
+  g_unsetenv ("FLEETBOX_FAKE_BOOT_DELAY");
+  g_unsetenv ("FLEETBOX_FAKE_EXIT_AFTER");
+  g_unsetenv ("FLEETBOX_IP_WAIT_TIMEOUT");
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *entry;
+
+  if (dir == NULL)
+    {
+      g_remove (path);
+      return;
+    }
+  while ((entry = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, entry, NULL);
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        remove_tree (child);
+      else
+        g_remove (child);
+    }
+  g_rmdir (path);
+}
+
+static void
+fixture_tear_down (Fixture *fx, gconstpointer data)
+{
+  g_clear_pointer (&fx->server, holder_server_free);
+  remove_tree (fx->root);
+  g_free (fx->root);
+  g_free (fx->record);
+}
+
+static void
+server_start (Fixture *fx, const char *const *names, guint request_timeout_ms)
+{
+  g_autoptr(GError) error = NULL;
+  HolderServerOptions options = { 0 };
+
+  options.root = fx->root;
+  options.backend_class = holder_backend_lookup ("fake", &error);
+  g_assert_no_error (error);
+  options.names = names;
+  options.request_timeout_ms = request_timeout_ms;
+  fx->server = holder_server_new (&options, &error);
+  g_assert_no_error (error);
+  g_assert_true (holder_server_start (fx->server, &error));
+  g_assert_no_error (error);
+}
+
+static char *
+read_record (Fixture *fx)
+{
+  char *contents = NULL;
+
+  if (!g_file_get_contents (fx->record, &contents, NULL, NULL))
+    return g_strdup ("");
+  return contents;
+}
+
+static void
+prepare_member (Fixture *fx, const char *primary, const char *name)
+{
+  g_autofree char *reserve = g_strdup_printf ("{\"cmd\":\"reserve\",\"name\":\"%s\"}\n", name);
+  g_autofree char *reply = NULL;
+
+  assert_reply (fx, primary, "{\"cmd\":\"createnetwork\"}\n", "{}\n");
+  reply = roundtrip (fx, primary, reserve);
+  g_assert_true (g_str_has_prefix (reply, "{\"reservation\":{\"mac\":\""));
+}
+
+static char *
+boot_request (const char *name)
+{
+  return g_strdup_printf ("{\"cmd\":\"boot-member\",\"spec\":{\"name\":\"%s\",\"disk_path\":\"/d/%s.raw\","
+                          "\"seed_path\":\"/d/%s.iso\",\"cpus\":1,\"memory_bytes\":536870912}}\n",
+                          name, name, name);
+}
+
+static gboolean
+path_exists (const char *path)
+{
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+/* --------------------------------------------------------------- tests */
+
+static void
+test_register_files (Fixture *fx, gconstpointer data)
+{
+  const char *names[] = { "web-1", "web-2", NULL };
+  g_autofree char *pidfile = holder_store_pidfile_path (fx->root, "web-2");
+  g_autofree char *socket = holder_store_socket_path (fx->root, "web-2");
+  g_autofree char *contents = NULL;
+  g_autofree char *expected = g_strdup_printf ("%d", (int) getpid ());
+  g_autofree char *status = NULL;
+  GStatBuf st;
+
+  server_start (fx, names, 0);
+
+  g_assert_true (g_file_get_contents (pidfile, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, expected);
+  g_assert_cmpint (g_stat (pidfile, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0644);
+  g_assert_true (path_exists (socket));
+
+  status = g_strdup_printf ("{\"status\":{\"name\":\"web-2\",\"pid\":%d,\"running\":true,"
+                            "\"ip\":\"\",\"state\":\"starting\"}}\n", (int) getpid ());
+  assert_reply (fx, "web-2", "{\"cmd\":\"status\"}\n", status);
+
+  holder_server_shutdown (fx->server, "test");
+  holder_server_run_until_finished (fx->server);
+  g_assert_false (path_exists (pidfile));
+  g_assert_false (path_exists (socket));
+  /* The member's folder is the client's: it stays. */
+  {
+    g_autofree char *dir = holder_store_member_dir (fx->root, "web-2");
+    g_assert_true (g_file_test (dir, G_FILE_TEST_IS_DIR));
+  }
+}
+
+static void
+test_boot_and_stop (Fixture *fx, gconstpointer data)
+{
+  const char *names[] = { "app-1", "app-2", NULL };
+  g_autofree char *boot = boot_request ("app-2");
+  g_autofree char *status = NULL;
+  g_autofree char *record = NULL;
+  g_autofree char *pidfile = holder_store_pidfile_path (fx->root, "app-2");
+  g_autofree char *mac = holder_mac_for_name ("app-2");
+  g_autofree char *expected_record = NULL;
+
+  server_start (fx, names, 0);
+  prepare_member (fx, "app-1", "app-2");
+  assert_reply (fx, "app-1", boot, "{}\n");
+
+  status = g_strdup_printf ("{\"status\":{\"name\":\"app-2\",\"pid\":%d,\"running\":true,"
+                            "\"ip\":\"203.0.113.1\",\"state\":\"running\"}}\n", (int) getpid ());
+  assert_reply (fx, "app-2", "{\"cmd\":\"status\"}\n", status);
+  assert_reply (fx, "app-1", boot, "{\"error\":\"member app-2 is already running\"}\n");
+  assert_reply (fx, "app-2", "{\"cmd\":\"status\"}\n", status);
+
+  assert_reply (fx, "app-2", "{\"cmd\":\"stop\"}\n", "{}\n");
+  /* Retired once its VM is confirmed down. */
+  while (path_exists (pidfile))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (holder_server_is_finished (fx->server)); /* app-1 is active */
+
+  holder_server_shutdown (fx->server, "test");
+  holder_server_run_until_finished (fx->server);
+
+  record = read_record (fx);
+  expected_record = g_strdup_printf (
+    "{\"op\":\"reserve\",\"name\":\"app-2\",\"mac\":\"%s\"}\n"
+    "{\"op\":\"create\",\"name\":\"app-2\",\"disk_path\":\"/d/app-2.raw\",\"seed_path\":\"/d/app-2.iso\",\"mac\":\"%s\"}\n"
+    "{\"op\":\"stop\",\"name\":\"app-2\"}\n"
+    "{\"op\":\"close\"}\n", mac, mac);
+  g_assert_cmpstr (record, ==, expected_record);
+}
+
+static void
+test_last_member_leaving (Fixture *fx, gconstpointer data)
+{
+  const char *names[] = { "solo", NULL };
+  g_autofree char *boot = boot_request ("solo");
+  g_autofree char *socket = holder_store_socket_path (fx->root, "solo");
+
+  server_start (fx, names, 0);
+  prepare_member (fx, "solo", "solo");
+  assert_reply (fx, "solo", boot, "{}\n");
+  assert_reply (fx, "solo", "{\"cmd\":\"stop\"}\n", "{}\n");
+  holder_server_run_until_finished (fx->server);
+  g_assert_false (path_exists (socket));
+}
+
+/* The reply to the boot that ends the last active member is delivered in
+ * full before the server finishes. */
+static void
+test_failed_boot_reply_before_exit (Fixture *fx, gconstpointer data)
+{
+  const char *names[] = { "solo", NULL };
+  g_autofree char *boot = boot_request ("solo");
+
+  g_setenv ("FLEETBOX_FAKE_FAIL_CREATE", "solo", TRUE);
+  server_start (fx, names, 0);
+  prepare_member (fx, "solo", "solo");
+  assert_reply (fx, "solo", boot,
+                "{\"error\":\"create solo: fake backend: forced Create failure for \\\"solo\\\"\"}\n");
+  holder_server_run_until_finished (fx->server);
+  g_assert_true (holder_server_is_finished (fx->server));
+}
+
+static void
+test_status_during_boots (Fixture *fx, gconstpointer data)
+{
+  const char *names[] = { "n-1", "n-2", "n-3", NULL };
+  RawCall *boots[3];
+  g_autofree char *requests[3] = { NULL, };
+  gint64 start;
+
+  g_setenv ("FLEETBOX_FAKE_BOOT_DELAY", "1s", TRUE);
+  server_start (fx, names, 0);
+  prepare_member (fx, "n-1", "n-1");
+  prepare_member (fx, "n-1", "n-2");
+  prepare_member (fx, "n-1", "n-3");
+
+  for (guint i = 0; i < 3; i++)
+    {
+      requests[i] = boot_request (names[i]);
+      boots[i] = raw_call_start (fx, "n-1", requests[i], strlen (requests[i]));
+    }
+
+  /* Statuses are answered while the three boots wait for their IPs. */
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < 30; i++)
+    {
+      g_autofree char *reply = roundtrip (fx, names[i % 3], "{\"cmd\":\"status\"}\n");
+      g_assert_nonnull (strstr (reply, "\"state\":\"starting\""));
+    }
+  g_assert_cmpint (g_get_monotonic_time () - start, <, G_USEC_PER_SEC);
+  for (guint i = 0; i < 3; i++)
+    g_assert_false (boots[i]->done);
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *reply = raw_call_finish (boots[i]);
+      g_assert_cmpstr (reply, ==, "{}\n");
+    }
+}
+
+static void
+test_stop_during_boot (Fixture *fx, gconstpointer data)
+{
+  const char *names[] = { "keep", "slow", NULL };
+  g_autofree char *boot = boot_request ("slow");
+  g_autofree char *reply = NULL;
+  g_autofree char *record = NULL;
+  RawCall *call;
+  gint64 start;
+
+  g_setenv ("FLEETBOX_FAKE_BOOT_DELAY", "60s", TRUE);
+  server_start (fx, names, 0);
+  prepare_member (fx, "keep", "slow");
+  call = raw_call_start (fx, "keep", boot, strlen (boot));
+  /* Wait until the boot is in its IP wait. */
+  start = g_get_monotonic_time ();
+  while (strstr (record = read_record (fx), "\"op\":\"create\"") == NULL)
+    {
+      g_clear_pointer (&record, g_free);
+      g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+      g_main_context_iteration (NULL, FALSE);
+    }
+  g_clear_pointer (&record, g_free);
+
+  start = g_get_monotonic_time ();
+  assert_reply (fx, "slow", "{\"cmd\":\"stop\"}\n", "{}\n");
+  reply = raw_call_finish (call);
+  g_assert_cmpstr (reply, ==, "{\"error\":\"member slow was stopped during boot\"}\n");
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
+
+  record = read_record (fx);
+  g_assert_nonnull (strstr (record, "{\"op\":\"stop\",\"name\":\"slow\"}\n"));
+  g_assert_false (holder_server_is_finished (fx->server));
+}
+
+static void
+test_ip_wait_timeout (Fixture *fx, gconstpointer data)
+{
+  const char *names[] = { "keep", "late", NULL };
+  g_autofree char *boot = boot_request ("late");
+  g_autofree char *status = NULL;
+
+  g_setenv ("FLEETBOX_FAKE_BOOT_DELAY", "60s", TRUE);
+  g_setenv ("FLEETBOX_IP_WAIT_TIMEOUT", "150ms", TRUE);
+  server_start (fx, names, 0);
+  prepare_member (fx, "keep", "late");
+  assert_reply (fx, "keep", boot, "{\"error\":\"wait for ip late: timed out after 150ms\"}\n");
+  status = g_strdup_printf ("{\"status\":{\"name\":\"late\",\"pid\":%d,\"running\":false,\"ip\":\"\","
+                            "\"state\":\"error\",\"error\":\"timed out after 150ms\"}}\n", (int) getpid ());
+  assert_reply (fx, "late", "{\"cmd\":\"status\"}\n", status);
+}
+
+static void
+test_vm_exits_on_its_own (Fixture *fx, gconstpointer data)
+{
+  const char *names[] = { "keep", "flaky", NULL };
+  g_autofree char *boot = boot_request ("flaky");
+  g_autofree char *record = NULL;
+  gint64 deadline;
+
+  g_setenv ("FLEETBOX_FAKE_EXIT_AFTER", "50ms", TRUE);
+  server_start (fx, names, 0);
+  prepare_member (fx, "keep", "flaky");
+  assert_reply (fx, "keep", boot, "{}\n");
+
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  for (;;)
+    {
+      g_autofree char *reply = roundtrip (fx, "flaky", "{\"cmd\":\"status\"}\n");
+      if (strstr (reply, "\"state\":\"error\"") != NULL)
+        {
+          g_assert_nonnull (strstr (reply, "\"running\":false"));
+          g_assert_nonnull (strstr (reply, "\"error\":\"fake backend: VM exited on its own\""));
+          break;
+        }
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    }
+  /* What the VM held is released through a stop. */
+  while (strstr (record = read_record (fx), "{\"op\":\"stop\",\"name\":\"flaky\"}") == NULL)
+    {
+      g_clear_pointer (&record, g_free);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+    }
+  /* The errored member can boot again. */
+  g_unsetenv ("FLEETBOX_FAKE_EXIT_AFTER");
+}
+
+static void
+test_request_timeout (Fixture *fx, gconstpointer data)
+{
+  const char *names[] = { "idle", NULL };
+  RawCall *call;
+  g_autofree char *reply = NULL;
+  gint64 start = g_get_monotonic_time ();
+
+  server_start (fx, names, 100);
+  /* Half a request, never finished: dropped after the timeout, reply empty. */
+  call = raw_call_start (fx, "idle", "{\"cmd\":", 7);
+  reply = raw_call_finish (call);
+  g_assert_cmpstr (reply, ==, "");
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 100 * 1000);
+  assert_reply (fx, "idle", "{\"cmd\":\"stop\"}\n", "{}\n");
+  holder_server_run_until_finished (fx->server);
+}
+
+static void
+test_bad_input (Fixture *fx, gconstpointer data)
+{
+  const char *names[] = { "bad", NULL };
+  g_autofree char *huge = NULL;
+  g_autofree char *reply = NULL;
+  gsize huge_len = 2 * 1024 * 1024;
+  RawCall *call;
+
+  server_start (fx, names, 0);
+  assert_reply (fx, "bad", "{\"cmd\":\"dance\"}\n", "{\"error\":\"unknown command \\\"dance\\\"\"}\n");
+  reply = roundtrip (fx, "bad", "hello\n");
+  g_assert_true (g_str_has_prefix (reply, "{\"error\":\"invalid request"));
+  g_clear_pointer (&reply, g_free);
+  reply = roundtrip (fx, "bad", "[1,2]\n");
+  g_assert_true (g_str_has_prefix (reply, "{\"error\":\"invalid request"));
+  g_clear_pointer (&reply, g_free);
+  reply = roundtrip (fx, "bad", "{\"cmd\":5}\n");
+  g_assert_true (g_str_has_prefix (reply, "{\"error\":\"invalid request"));
+  g_clear_pointer (&reply, g_free);
+
+  /* EOF right after a complete object without a newline still works. */
+  call = raw_call_start (fx, "bad", "{\"cmd\":\"reserve\"}", 17);
+  call->half_close = TRUE;
+  reply = raw_call_finish (call);
+  g_assert_cmpstr (reply, ==, "{\"error\":\"missing member name\"}\n");
+  g_clear_pointer (&reply, g_free);
+
+  huge = g_malloc (huge_len);
+  memset (huge, 'x', huge_len);
+  call = raw_call_start (fx, "bad", huge, huge_len);
+  reply = raw_call_finish (call);
+  g_assert_true (g_str_has_prefix (reply, "{\"error\":\"request too long"));
+  g_clear_pointer (&reply, g_free);
+
+  assert_reply (fx, "bad", "{\"cmd\":\"createnetwork\"}\n", "{}\n");
+  assert_reply (fx, "bad", "{\"cmd\":\"reserve\",\"name\":\"../x\"}\n",
+                "{\"error\":\"invalid member name \\\"../x\\\": contains '/'\"}\n");
+  reply = roundtrip (fx, "bad", "{\"cmd\":\"boot-member\",\"spec\":{\"name\":\"..\"}}\n");
+  g_assert_true (g_str_has_prefix (reply, "{\"error\":\"invalid member name"));
+  g_clear_pointer (&reply, g_free);
+
+  /* Still serving, state untouched. */
+  reply = roundtrip (fx, "bad", "{\"cmd\":\"status\"}\n");
+  g_assert_nonnull (strstr (reply, "\"state\":\"starting\""));
+}
+
+static void
+test_runtime_add_and_rejoin (Fixture *fx, gconstpointer data)
+{
+  const char *names[] = { "c-1", NULL };
+  g_autofree char *boot = boot_request ("c-2");
+  g_autofree char *socket = holder_store_socket_path (fx->root, "c-2");
+  g_autofree char *pidfile = holder_store_pidfile_path (fx->root, "c-2");
+  g_autofree char *reply1 = NULL;
+  g_autofree char *reply2 = NULL;
+
+  server_start (fx, names, 0);
+  prepare_member (fx, "c-1", "c-2");
+  g_assert_false (path_exists (socket));
+  assert_reply (fx, "c-1", boot, "{}\n");
+  g_assert_true (path_exists (socket));
+  g_assert_true (path_exists (pidfile));
+
+  assert_reply (fx, "c-2", "{\"cmd\":\"stop\"}\n", "{}\n");
+  while (path_exists (pidfile))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (path_exists (socket));
+
+  /* Same reservation, new VM. */
+  reply1 = roundtrip (fx, "c-1", "{\"cmd\":\"reserve\",\"name\":\"c-2\",\"ip_hint\":\"10.9.9.9\"}\n");
+  g_assert_true (g_str_has_prefix (reply1, "{\"reservation\":{\"mac\":\""));
+  assert_reply (fx, "c-1", boot, "{}\n");
+  reply2 = roundtrip (fx, "c-2", "{\"cmd\":\"status\"}\n");
+  g_assert_nonnull (strstr (reply2, "\"ip\":\"203.0.113.2\",\"state\":\"running\""));
+}
+
+static void
+test_refuses_live_owner (Fixture *fx, gconstpointer data)
+{
+  const char *names[] = { "owned", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = holder_store_member_dir (fx->root, "owned");
+  g_autofree char *pidfile = holder_store_pidfile_path (fx->root, "owned");
+  g_autofree char *ppid = g_strdup_printf ("%d", (int) getppid ());
+  HolderServerOptions options = { 0 };
+
+  /* Another live process already serves this member. */
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_assert_true (g_file_set_contents (pidfile, ppid, -1, NULL));
+
+  options.root = fx->root;
+  options.backend_class = holder_backend_lookup ("fake", NULL);
+  options.names = names;
+  fx->server = holder_server_new (&options, &error);
+  g_assert_no_error (error);
+  g_assert_false (holder_server_start (fx->server, &error));
+  g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_ALREADY_RUNNING);
+  /* Its pidfile is left alone. */
+  {
+    g_autofree char *contents = NULL;
+    g_assert_true (g_file_get_contents (pidfile, &contents, NULL, NULL));
+    g_assert_cmpstr (contents, ==, ppid);
+  }
+}
+
+static void
+test_pidfile_unwritable (Fixture *fx, gconstpointer data)
+{
+  const char *names[] = { "ro-1", "ro-2", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = holder_store_member_dir (fx->root, "ro-2");
+  g_autofree char *socket1 = holder_store_socket_path (fx->root, "ro-1");
+  g_autofree char *pidfile1 = holder_store_pidfile_path (fx->root, "ro-1");
+  g_autofree char *socket2 = holder_store_socket_path (fx->root, "ro-2");
+  HolderServerOptions options = { 0 };
+
+  g_autofree char *pidfile2 = holder_store_pidfile_path (fx->root, "ro-2");
+
+  /* A folder where the pidfile goes: the write fails even for root. */
+  g_assert_cmpint (g_mkdir_with_parents (pidfile2, 0755), ==, 0);
+
+  options.root = fx->root;
+  options.backend_class = holder_backend_lookup ("fake", NULL);
+  options.names = names;
+  fx->server = holder_server_new (&options, &error);
+  g_assert_no_error (error);
+  g_assert_false (holder_server_start (fx->server, &error));
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "ro-2"));
+  /* No half state: the first member was undone too. */
+  g_assert_false (path_exists (socket1));
+  g_assert_false (path_exists (pidfile1));
+  g_assert_false (path_exists (socket2));
+  /* And no temporary file is left beside it. */
+  {
+    g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+    g_assert_cmpstr (g_dir_read_name (d), ==, "pid");
+    g_assert_null (g_dir_read_name (d));
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_setenv ("FLEETBOX_BACKEND", "fake", TRUE);
+
+#define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
+  ADD ("/server/register-files", test_register_files);
+  ADD ("/server/boot-and-stop", test_boot_and_stop);
+  ADD ("/server/last-member-leaving", test_last_member_leaving);
+  ADD ("/server/failed-boot-reply-before-exit", test_failed_boot_reply_before_exit);
+  ADD ("/server/status-during-boots", test_status_during_boots);
+  ADD ("/server/stop-during-boot", test_stop_during_boot);
+  ADD ("/server/ip-wait-timeout", test_ip_wait_timeout);
+  ADD ("/server/vm-exits-on-its-own", test_vm_exits_on_its_own);
+  ADD ("/server/request-timeout", test_request_timeout);
+  ADD ("/server/bad-input", test_bad_input);
+  ADD ("/server/runtime-add-and-rejoin", test_runtime_add_and_rejoin);
+  ADD ("/server/refuses-live-owner", test_refuses_live_owner);
+  ADD ("/server/pidfile-unwritable", test_pidfile_unwritable);
+#undef ADD
+
+  return g_test_run ();
+}
