@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
-#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -1160,8 +1159,12 @@ spawn_bind (HolderHelper  *helper,
         {
           if (!watch->exited && !io_error_is_absent_socket (local_error))
             {
-              g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                          "connect to %s: ", path);
+              g_set_error (error, HOLDER_ERROR,
+                           g_error_matches (local_error, G_IO_ERROR,
+                                            G_IO_ERROR_PERMISSION_DENIED)
+                           ? HOLDER_ERROR_PERMISSION_DENIED
+                           : HOLDER_ERROR_FAILED,
+                           "connect to %s: %s", path, local_error->message);
               return FALSE;
             }
           g_free (last_problem);
@@ -1297,8 +1300,12 @@ spawn_await_detached (HolderHelper  *helper,
         {
           if (!watch->exited && !io_error_is_absent_socket (local_error))
             {
-              g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                          "connect to %s: ", path);
+              g_set_error (error, HOLDER_ERROR,
+                           g_error_matches (local_error, G_IO_ERROR,
+                                            G_IO_ERROR_PERMISSION_DENIED)
+                           ? HOLDER_ERROR_PERMISSION_DENIED
+                           : HOLDER_ERROR_FAILED,
+                           "connect to %s: %s", path, local_error->message);
               return FALSE;
             }
           g_free (last_problem);
@@ -1372,6 +1379,7 @@ holder_helper_spawn (const char         *helper_path,
   g_autofree char *joined = NULL;
   const char *argv[4];
   GMainContext *context;
+  g_autoptr(GError) spawn_error = NULL;
   SpawnWatch watch = { 0 };
   gboolean ok;
 
@@ -1435,7 +1443,9 @@ holder_helper_spawn (const char         *helper_path,
         {
           int saved = errno;
 
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+          g_set_error (error, HOLDER_ERROR,
+                       saved == EACCES ? HOLDER_ERROR_PERMISSION_DENIED
+                                       : HOLDER_ERROR_FAILED,
                        "open %s: %s", helper->log_path, g_strerror (saved));
           return NULL;
         }
@@ -1459,10 +1469,12 @@ holder_helper_spawn (const char         *helper_path,
   argv[3] = NULL;
 
   context = private_context_push ();
-  helper->process = g_subprocess_launcher_spawnv (launcher, argv, error);
+  helper->process = g_subprocess_launcher_spawnv (launcher, argv,
+                                                  &spawn_error);
   if (helper->process == NULL)
     {
-      g_prefix_error (error, "spawn %s: ", program);
+      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_FAILED, "spawn %s: %s",
+                   program, spawn_error->message);
       private_context_pop (context);
       return NULL;
     }

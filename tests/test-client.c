@@ -7,8 +7,6 @@
  */
 #define G_LOG_DOMAIN "holder-test-client"
 
-#include <errno.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -516,7 +514,9 @@ test_golden_requests (Fixture       *fixture,
     g_clear_error (&error);
 
     spec = holder_member_spec_new ("web-2");
+    g_free (spec->disk_path);
     spec->disk_path = g_strdup ("/d/web-2.qcow2");
+    g_free (spec->seed_path);
     spec->seed_path = g_strdup ("/d/seed.iso");
     spec->cpus = 2;
     spec->memory_bytes = G_GUINT64_CONSTANT (1073741824);
