@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -25,6 +24,7 @@
 #include "holder-error.h"
 #include "holder-runner.h"
 #include "holder-store.h"
+#include "holder-store-private.h"
 #include "holder-util-private.h"
 
 /* How often a missing or refusing socket is dialled again. */
@@ -1325,38 +1325,6 @@ spawn_await_detached (HolderHelper  *helper,
     }
 }
 
-/* holder_store_resolve_root() against the helper's environment rather than
- * ours: that is the root the helper will use. */
-static char *
-resolve_root_in_environ (char   **envp,
-                         GError **error)
-{
-  const char *home = g_environ_getenv (envp, "FLEETBOX_HOME");
-  const char *sudo_user;
-
-  if (home != NULL && *home != '\0')
-    return g_strdup (home);
-
-  sudo_user = g_environ_getenv (envp, "SUDO_USER");
-  if (geteuid () == 0 && sudo_user != NULL && *sudo_user != '\0')
-    {
-      struct passwd *pw = getpwnam (sudo_user);
-
-      if (pw != NULL && pw->pw_dir != NULL && *pw->pw_dir != '\0')
-        return g_build_filename (pw->pw_dir, ".fleetbox", NULL);
-    }
-
-  home = g_environ_getenv (envp, "HOME");
-  if (home == NULL || *home == '\0')
-    {
-      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_INVALID_ARGUMENT,
-                   "cannot resolve the storage root: neither FLEETBOX_HOME "
-                   "nor HOME is set in the helper's environment");
-      return NULL;
-    }
-  return g_build_filename (home, ".fleetbox", NULL);
-}
-
 static void
 detached_child_setup (gpointer user_data)
 {
@@ -1421,8 +1389,7 @@ holder_helper_spawn (const char         *helper_path,
   helper = g_new0 (HolderHelper, 1);
   helper->detached = (flags & HOLDER_SPAWN_FLAGS_DETACHED) != 0;
   helper->primary = g_strdup (names[0]);
-  helper->root = envp != NULL ? resolve_root_in_environ (env, error)
-                              : holder_store_resolve_root (error);
+  helper->root = holder_store_resolve_root_for_environ ((const char *const *) env, error);
   if (helper->root == NULL)
     return NULL;
 

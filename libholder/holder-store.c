@@ -13,16 +13,30 @@
 
 #include "holder-error.h"
 #include "holder-store.h"
+#include "holder-store-private.h"
 #include "holder-util-private.h"
+
+static const char *
+environ_get (const char *const *envp,
+             const char        *name)
+{
+  return envp != NULL ? g_environ_getenv ((char **) envp, name) : g_getenv (name);
+}
 
 char *
 holder_store_resolve_root (GError **error)
 {
-  const char *fleetbox_home = g_getenv ("FLEETBOX_HOME");
-  const char *sudo_user = g_getenv ("SUDO_USER");
-  const char *home;
-
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  return holder_store_resolve_root_for_environ (NULL, error);
+}
+
+char *
+holder_store_resolve_root_for_environ (const char *const *envp,
+                                       GError           **error)
+{
+  const char *fleetbox_home = environ_get (envp, "FLEETBOX_HOME");
+  const char *sudo_user = environ_get (envp, "SUDO_USER");
+  const char *home;
 
   if (fleetbox_home != NULL && *fleetbox_home != '\0')
     return g_strdup (fleetbox_home);
@@ -38,8 +52,8 @@ holder_store_resolve_root (GError **error)
                sudo_user);
     }
 
-  home = g_getenv ("HOME");
-  if (home == NULL || *home == '\0')
+  home = environ_get (envp, "HOME");
+  if ((home == NULL || *home == '\0') && envp == NULL)
     home = g_get_home_dir ();
   if (home == NULL || *home == '\0')
     {
@@ -125,6 +139,17 @@ holder_name_validate (const char *name,
     return invalid_name (error, name, "not a folder name");
   if (strchr (name, '/') != NULL)
     return invalid_name (error, name, "contains '/'");
+  /* The runner flag carries names joined by commas. */
+  if (strchr (name, ',') != NULL)
+    return invalid_name (error, name, "contains ','");
+  /* The cluster folder is the name minus "-<digits>": "..-1" would put the
+   * member beside clusters/ instead of inside it. */
+  if (g_str_has_prefix (name, "..-") || g_str_has_prefix (name, ".-"))
+    {
+      g_autofree char *cluster = holder_store_cluster_name (name);
+      if (strcmp (cluster, ".") == 0 || strcmp (cluster, "..") == 0)
+        return invalid_name (error, name, "its cluster would be a relative folder name");
+    }
 
   len = strlen (name);
   for (gsize i = 0; i < len; i++)
