@@ -1,0 +1,753 @@
+/* SPDX-License-Identifier: MIT */
+#define G_LOG_DOMAIN "holder-linux-net"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/bridge.h>
+#include <netlink/route/route.h>
+#include <nftables/libnftables.h>
+
+#include "holder-error.h"
+#include "holder-store.h"
+#include "holder-linux-net-host.h"
+
+#define CAP_NET_ADMIN_BIT 12
+
+/* Never the global switch, conf/all or conf/default: only named links. */
+static gboolean
+ifname_is_valid (const char *ifname)
+{
+  gsize len = strlen (ifname);
+
+  return len > 0 && len < IFNAMSIZ && strchr (ifname, '/') == NULL &&
+         strcmp (ifname, ".") != 0 && strcmp (ifname, "..") != 0 &&
+         strcmp (ifname, "all") != 0 && strcmp (ifname, "default") != 0;
+}
+
+static int
+nl_error_code (int err)
+{
+  err = err < 0 ? -err : err;
+  return (err == NLE_PERM) ? HOLDER_ERROR_PERMISSION_DENIED : HOLDER_ERROR_BACKEND;
+}
+
+static gboolean
+set_nl_error (GError    **error,
+              int         err,
+              const char *what,
+              const char *name)
+{
+  g_set_error (error, HOLDER_ERROR, nl_error_code (err), "%s %s: %s",
+               what, name, nl_geterror (err));
+  return FALSE;
+}
+
+static gboolean
+set_errno_error (GError    **error,
+                 int         saved_errno,
+                 const char *what,
+                 const char *name)
+{
+  g_set_error (error, HOLDER_ERROR,
+               (saved_errno == EPERM || saved_errno == EACCES)
+                 ? HOLDER_ERROR_PERMISSION_DENIED : HOLDER_ERROR_BACKEND,
+               "%s %s: %s", what, name, g_strerror (saved_errno));
+  return FALSE;
+}
+
+gboolean
+holder_net_has_net_admin (void)
+{
+  g_autofree char *status = NULL;
+  const char *line;
+  guint64 caps;
+
+  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
+    return FALSE;
+  line = strstr (status, "\nCapEff:");
+  if (line == NULL)
+    return FALSE;
+  caps = g_ascii_strtoull (line + strlen ("\nCapEff:"), NULL, 16);
+  return (caps & (G_GUINT64_CONSTANT (1) << CAP_NET_ADMIN_BIT)) != 0;
+}
+
+/* ---- netlink ------------------------------------------------------------ */
+
+HolderNetSock *
+holder_net_sock_open (GError **error)
+{
+  struct nl_sock *sock = nl_socket_alloc ();
+  int err;
+
+  if (sock == NULL)
+    {
+      g_set_error_literal (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+                           "open netlink socket: out of memory");
+      return NULL;
+    }
+  err = nl_connect (sock, NETLINK_ROUTE);
+  if (err < 0)
+    {
+      nl_socket_free (sock);
+      set_nl_error (error, err, "open netlink", "socket");
+      return NULL;
+    }
+  return sock;
+}
+
+void
+holder_net_sock_free (HolderNetSock *sock)
+{
+  if (sock != NULL)
+    nl_socket_free (sock);
+}
+
+gboolean
+holder_net_prefix_overlaps (const HolderNetPrefix *a,
+                            const HolderNetPrefix *b)
+{
+  guint length = MIN (a->length, b->length);
+  guint32 mask = length == 0 ? 0 : G_MAXUINT32 << (32 - length);
+
+  return (a->address & mask) == (b->address & mask);
+}
+
+static gboolean
+prefix_from_nl_addr (struct nl_addr  *addr,
+                     HolderNetPrefix *out)
+{
+  guint32 be;
+
+  if (addr == NULL || nl_addr_get_family (addr) != AF_INET ||
+      nl_addr_get_len (addr) != sizeof be)
+    return FALSE;
+  memcpy (&be, nl_addr_get_binary_addr (addr), sizeof be);
+  out->address = ntohl (be);
+  out->length = MIN (nl_addr_get_prefixlen (addr), 32u);
+  return TRUE;
+}
+
+static void
+collect_address (struct nl_object *object,
+                 void             *user_data)
+{
+  struct rtnl_addr *addr = (struct rtnl_addr *) object;
+  GArray *busy = user_data;
+  HolderNetPrefix prefix;
+
+  if (!prefix_from_nl_addr (rtnl_addr_get_local (addr), &prefix))
+    return;
+  prefix.length = (guint) MIN (MAX (rtnl_addr_get_prefixlen (addr), 0), 32);
+  g_array_append_val (busy, prefix);
+}
+
+static void
+collect_route (struct nl_object *object,
+               void             *user_data)
+{
+  struct rtnl_route *route = (struct rtnl_route *) object;
+  GArray *busy = user_data;
+  HolderNetPrefix prefix;
+
+  /* The local table only mirrors the addresses; a default route would
+   * otherwise overlap everything. */
+  if (rtnl_route_get_table (route) == RT_TABLE_LOCAL)
+    return;
+  if (!prefix_from_nl_addr (rtnl_route_get_dst (route), &prefix) ||
+      prefix.length == 0)
+    return;
+  g_array_append_val (busy, prefix);
+}
+
+GArray *
+holder_net_list_busy_prefixes (HolderNetSock *sock,
+                               GError       **error)
+{
+  g_autoptr(GArray) busy = g_array_new (FALSE, FALSE, sizeof (HolderNetPrefix));
+  struct nl_cache *cache = NULL;
+  int err;
+
+  err = rtnl_addr_alloc_cache (sock, &cache);
+  if (err < 0)
+    {
+      set_nl_error (error, err, "list", "addresses");
+      return NULL;
+    }
+  nl_cache_foreach (cache, collect_address, busy);
+  nl_cache_free (cache);
+
+  err = rtnl_route_alloc_cache (sock, AF_INET, 0, &cache);
+  if (err < 0)
+    {
+      set_nl_error (error, err, "list", "routes");
+      return NULL;
+    }
+  nl_cache_foreach (cache, collect_route, busy);
+  nl_cache_free (cache);
+
+  return g_steal_pointer (&busy);
+}
+
+static char *
+link_name_of_index (HolderNetSock *sock,
+                    int            ifindex)
+{
+  struct rtnl_link *link = NULL;
+  char *name;
+
+  if (ifindex <= 0 || rtnl_link_get_kernel (sock, ifindex, NULL, &link) < 0)
+    return NULL;
+  name = g_strdup (rtnl_link_get_name (link));
+  rtnl_link_put (link);
+  return name;
+}
+
+char *
+holder_net_find_uplink (HolderNetSock *sock)
+{
+  /* Any public address will do: the kernel only answers which route it
+   * would take. */
+  static const guint8 public_address[4] = { 1, 1, 1, 1 };
+  struct nl_addr *dst = nl_addr_build (AF_INET, public_address, sizeof public_address);
+  struct rtnl_route *route = NULL;
+  struct rtnl_nexthop *nexthop;
+  char *uplink = NULL;
+  int err;
+
+  if (dst == NULL)
+    return NULL;
+  err = rtnl_route_lookup (sock, dst, &route);
+  nl_addr_put (dst);
+  if (err < 0)
+    {
+      g_debug ("no route towards a public address: %s", nl_geterror (err));
+      return NULL;
+    }
+
+  if (rtnl_route_get_nnexthops (route) > 0)
+    {
+      nexthop = rtnl_route_nexthop_n (route, 0);
+      uplink = link_name_of_index (sock, rtnl_route_nh_get_ifindex (nexthop));
+    }
+  rtnl_route_put (route);
+
+  /* Routed through lo means unreachable in practice: no uplink. */
+  if (uplink != NULL && (strcmp (uplink, "lo") == 0 || !ifname_is_valid (uplink)))
+    g_clear_pointer (&uplink, g_free);
+  return uplink;
+}
+
+static int
+link_get (HolderNetSock     *sock,
+          const char        *name,
+          struct rtnl_link **out_link)
+{
+  return rtnl_link_get_kernel (sock, 0, name, out_link);
+}
+
+static gboolean
+link_is_missing_error (int err)
+{
+  err = err < 0 ? -err : err;
+  return err == NLE_OBJ_NOTFOUND || err == NLE_NODEV;
+}
+
+gboolean
+holder_net_link_exists (HolderNetSock *sock,
+                        const char    *name,
+                        gboolean      *out_exists,
+                        GError       **error)
+{
+  struct rtnl_link *link = NULL;
+  int err = link_get (sock, name, &link);
+
+  if (err >= 0)
+    {
+      rtnl_link_put (link);
+      *out_exists = TRUE;
+      return TRUE;
+    }
+  if (link_is_missing_error (err))
+    {
+      *out_exists = FALSE;
+      return TRUE;
+    }
+  return set_nl_error (error, err, "look up link", name);
+}
+
+/* Brings @name up and, when @master_ifindex > 0, enslaves it first (one
+ * RTM_NEWLINK). */
+static gboolean
+link_set_up (HolderNetSock *sock,
+             const char    *name,
+             int            master_ifindex,
+             GError       **error)
+{
+  struct rtnl_link *link = NULL;
+  struct rtnl_link *change;
+  int err;
+
+  err = link_get (sock, name, &link);
+  if (err < 0)
+    return set_nl_error (error, err, "look up link", name);
+
+  change = rtnl_link_alloc ();
+  if (master_ifindex > 0)
+    rtnl_link_set_master (change, master_ifindex);
+  rtnl_link_set_flags (change, IFF_UP);
+  err = rtnl_link_change (sock, link, change, 0);
+  rtnl_link_put (change);
+  rtnl_link_put (link);
+  if (err < 0)
+    return set_nl_error (error, err,
+                         master_ifindex > 0 ? "attach and bring up" : "bring up",
+                         name);
+  return TRUE;
+}
+
+static gboolean
+link_add_address (HolderNetSock *sock,
+                  const char    *name,
+                  const char    *cidr,
+                  GError       **error)
+{
+  struct rtnl_link *link = NULL;
+  struct rtnl_addr *addr;
+  struct nl_addr *local = NULL;
+  int err;
+
+  err = link_get (sock, name, &link);
+  if (err < 0)
+    return set_nl_error (error, err, "look up link", name);
+
+  err = nl_addr_parse (cidr, AF_INET, &local);
+  if (err < 0)
+    {
+      rtnl_link_put (link);
+      return set_nl_error (error, err, "parse address", cidr);
+    }
+
+  addr = rtnl_addr_alloc ();
+  rtnl_addr_set_ifindex (addr, rtnl_link_get_ifindex (link));
+  rtnl_addr_set_local (addr, local);
+  err = rtnl_addr_add (sock, addr, 0);
+  rtnl_addr_put (addr);
+  nl_addr_put (local);
+  rtnl_link_put (link);
+  if (err < 0)
+    {
+      g_autofree char *what = g_strdup_printf ("add address %s to", cidr);
+      return set_nl_error (error, err, what, name);
+    }
+  return TRUE;
+}
+
+gboolean
+holder_net_bridge_create (HolderNetSock *sock,
+                          const char    *name,
+                          const char    *gateway_cidr,
+                          GError       **error)
+{
+  struct rtnl_link *bridge = rtnl_link_bridge_alloc ();
+  int err;
+
+  if (bridge == NULL)
+    return set_errno_error (error, ENOMEM, "create bridge", name);
+  rtnl_link_set_name (bridge, name);
+  err = rtnl_link_add (sock, bridge, NLM_F_CREATE | NLM_F_EXCL);
+  rtnl_link_put (bridge);
+  if (err < 0)
+    return set_nl_error (error, err, "create bridge", name);
+
+  return link_add_address (sock, name, gateway_cidr, error) &&
+         link_set_up (sock, name, 0, error);
+}
+
+static gboolean
+tap_create_persistent (const char *name,
+                       GError    **error)
+{
+  struct ifreq ifr = { 0 };
+  int fd;
+
+  fd = open ("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    return set_errno_error (error, errno, "open /dev/net/tun for", name);
+
+  /* The flags a VMM opens it with later (cloud-hypervisor: one queue pair,
+   * virtio-net header). */
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+  g_strlcpy (ifr.ifr_name, name, sizeof ifr.ifr_name);
+  if (ioctl (fd, TUNSETIFF, &ifr) < 0 || ioctl (fd, TUNSETPERSIST, 1) < 0)
+    {
+      int saved_errno = errno;
+      close (fd);
+      return set_errno_error (error, saved_errno, "create tap", name);
+    }
+  close (fd);
+  return TRUE;
+}
+
+gboolean
+holder_net_tap_create (HolderNetSock *sock,
+                       const char    *name,
+                       const char    *bridge,
+                       GError       **error)
+{
+  struct rtnl_link *master = NULL;
+  int master_ifindex;
+  int err;
+
+  err = link_get (sock, bridge, &master);
+  if (err < 0)
+    return set_nl_error (error, err, "look up bridge", bridge);
+  master_ifindex = rtnl_link_get_ifindex (master);
+  rtnl_link_put (master);
+
+  return tap_create_persistent (name, error) &&
+         link_set_up (sock, name, master_ifindex, error);
+}
+
+gboolean
+holder_net_link_delete (HolderNetSock *sock,
+                        const char    *name,
+                        GError       **error)
+{
+  struct rtnl_link *link = rtnl_link_alloc ();
+  gboolean exists = TRUE;
+  int err;
+
+  rtnl_link_set_name (link, name);
+  err = rtnl_link_delete (sock, link);
+  rtnl_link_put (link);
+  if (err < 0 && !link_is_missing_error (err))
+    return set_nl_error (error, err, "delete link", name);
+
+  /* Confirmed gone, not just asked to go: the record depends on it. */
+  if (!holder_net_link_exists (sock, name, &exists, error))
+    return FALSE;
+  if (exists)
+    {
+      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+                   "delete link %s: still present after deletion", name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ---- nf_tables ---------------------------------------------------------- */
+
+static gboolean
+nft_error_means_no_nf_tables (const char *message)
+{
+  return strstr (message, "Protocol not supported") != NULL ||
+         strstr (message, "Operation not supported") != NULL ||
+         strstr (message, "Address family not supported") != NULL;
+}
+
+/* Runs one libnftables command (a library call, not a process). */
+static gboolean
+nft_run (const char  *command,
+         char       **out_output,
+         GError     **error)
+{
+  struct nft_ctx *ctx = nft_ctx_new (NFT_CTX_DEFAULT);
+  int rc;
+
+  if (ctx == NULL)
+    {
+      g_set_error_literal (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+                           "nftables: cannot create a context");
+      return FALSE;
+    }
+  nft_ctx_buffer_output (ctx);
+  nft_ctx_buffer_error (ctx);
+
+  rc = nft_run_cmd_from_buffer (ctx, command);
+  if (rc != 0)
+    {
+      g_autofree char *message = g_strdup (nft_ctx_get_error_buffer (ctx));
+
+      g_strstrip (message);
+      if (strstr (message, "Operation not permitted") != NULL)
+        g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_PERMISSION_DENIED,
+                     "needs root (CAP_NET_ADMIN) to change nftables: %s", message);
+      else if (nft_error_means_no_nf_tables (message))
+        g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+                     "the kernel has no nf_tables support "
+                     "(load the nf_tables module): %s", message);
+      else
+        g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+                     "nftables: %s", message[0] != '\0' ? message : "command failed");
+      nft_ctx_free (ctx);
+      return FALSE;
+    }
+
+  if (out_output != NULL)
+    *out_output = g_strdup (nft_ctx_get_output_buffer (ctx));
+  nft_ctx_free (ctx);
+  return TRUE;
+}
+
+gboolean
+holder_net_table_install (const char *bridge,
+                          const char *subnet,
+                          GError    **error)
+{
+  g_autofree char *command = NULL;
+
+  /* One transaction: the table appears with both rules or not at all.
+   * Replies to guest-initiated traffic pass (ct state established), and
+   * so does everything that comes from the bridge itself. */
+  command = g_strdup_printf (
+    "add table ip %s\n"
+    "add chain ip %s postrouting "
+      "{ type nat hook postrouting priority srcnat; policy accept; }\n"
+    "add rule ip %s postrouting "
+      "ip saddr %s oifname != \"%s\" masquerade\n"
+    "add chain ip %s forward "
+      "{ type filter hook forward priority filter; policy accept; }\n"
+    "add rule ip %s forward "
+      "ip daddr %s iifname != \"%s\" ct state new drop\n",
+    bridge, bridge, bridge, subnet, bridge, bridge, bridge, subnet, bridge);
+
+  if (!nft_run (command, NULL, error))
+    {
+      g_prefix_error (error, "install nft table %s: ", bridge);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+holder_net_table_exists (const char *bridge,
+                         gboolean   *out_exists,
+                         GError    **error)
+{
+  g_autofree char *listing = NULL;
+  g_autofree char *wanted = g_strdup_printf ("table ip %s", bridge);
+  g_auto(GStrv) lines = NULL;
+
+  if (!nft_run ("list tables ip", &listing, error))
+    {
+      g_prefix_error (error, "list nft tables: ");
+      return FALSE;
+    }
+  lines = g_strsplit (listing, "\n", -1);
+  *out_exists = FALSE;
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      if (strcmp (g_strstrip (lines[i]), wanted) == 0)
+        *out_exists = TRUE;
+    }
+  return TRUE;
+}
+
+gboolean
+holder_net_table_delete (const char *bridge,
+                         GError    **error)
+{
+  g_autofree char *command = NULL;
+  gboolean exists = TRUE;
+
+  /* nft 1.0.6 has no `destroy`: look first, so a missing table is done. */
+  if (!holder_net_table_exists (bridge, &exists, error))
+    return FALSE;
+  if (!exists)
+    return TRUE;
+
+  command = g_strdup_printf ("delete table ip %s", bridge);
+  if (!nft_run (command, NULL, error))
+    {
+      g_prefix_error (error, "delete nft table %s: ", bridge);
+      return FALSE;
+    }
+
+  if (!holder_net_table_exists (bridge, &exists, error))
+    return FALSE;
+  if (exists)
+    {
+      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+                   "delete nft table %s: still present after deletion", bridge);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+char *
+holder_net_table_dump (const char *bridge,
+                       GError    **error)
+{
+  g_autofree char *command = g_strdup_printf ("list table ip %s", bridge);
+  char *output = NULL;
+
+  if (!nft_run (command, &output, error))
+    return NULL;
+  return output;
+}
+
+/* ---- forwarding --------------------------------------------------------- */
+
+static char *
+forwarding_path (const char *ifname)
+{
+  return g_strdup_printf ("/proc/sys/net/ipv4/conf/%s/forwarding", ifname);
+}
+
+char *
+holder_net_forwarding_read (const char *ifname,
+                            GError    **error)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *contents = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (!ifname_is_valid (ifname))
+    {
+      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_INVALID_ARGUMENT,
+                   "read forwarding of %s: not an interface name", ifname);
+      return NULL;
+    }
+  path = forwarding_path (ifname);
+  if (!g_file_get_contents (path, &contents, NULL, &local_error))
+    {
+      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+                   "read forwarding of %s: %s", ifname, local_error->message);
+      return NULL;
+    }
+  return g_strdup (g_strstrip (contents));
+}
+
+gboolean
+holder_net_forwarding_write (const char *ifname,
+                             const char *value,
+                             GError    **error)
+{
+  g_autofree char *path = NULL;
+  gsize len = strlen (value);
+  ssize_t written;
+  int fd;
+
+  if (!ifname_is_valid (ifname))
+    {
+      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_INVALID_ARGUMENT,
+                   "set forwarding of %s: not an interface name", ifname);
+      return FALSE;
+    }
+  /* A plain write to the proc file: the same as sysctl(8) without the
+   * process, and never the global net.ipv4.ip_forward. */
+  path = forwarding_path (ifname);
+  fd = open (path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return set_errno_error (error, errno, "set forwarding of", ifname);
+  do
+    written = write (fd, value, len);
+  while (written < 0 && errno == EINTR);
+  if (written < 0)
+    {
+      int saved_errno = errno;
+      close (fd);
+      return set_errno_error (error, saved_errno, "set forwarding of", ifname);
+    }
+  close (fd);
+  return TRUE;
+}
+
+/* ---- processes attached to a tap ---------------------------------------- */
+
+/* Whether an fdinfo file describes a tun fd attached to @tap: the tun
+ * driver prints "iff:\t<name>". */
+static gboolean
+fdinfo_names_tap (const char *path,
+                  const char *tap)
+{
+  g_autofree char *contents = NULL;
+  g_autofree char *needle = g_strdup_printf ("iff:\t%s\n", tap);
+
+  if (!g_file_get_contents (path, &contents, NULL, NULL))
+    return FALSE;
+  return strstr (contents, needle) != NULL;
+}
+
+static gboolean
+process_holds_tap (const char *pid_dir,
+                   const char *tap)
+{
+  g_autofree char *fdinfo = g_build_filename (pid_dir, "fdinfo", NULL);
+  g_autoptr(GDir) dir = g_dir_open (fdinfo, 0, NULL);
+  const char *entry;
+
+  if (dir == NULL)
+    return FALSE;
+  while ((entry = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (fdinfo, entry, NULL);
+
+      if (fdinfo_names_tap (path, tap))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+all_dead (GArray *pids)
+{
+  for (guint i = 0; i < pids->len; i++)
+    {
+      if (holder_pid_is_alive (g_array_index (pids, GPid, i)))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+guint
+holder_net_kill_tap_users (const char *tap)
+{
+  g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
+  g_autoptr(GArray) killed = g_array_new (FALSE, FALSE, sizeof (GPid));
+  GPid self = getpid ();
+  const char *entry;
+  gint64 deadline;
+
+  if (proc == NULL)
+    return 0;
+  while ((entry = g_dir_read_name (proc)) != NULL)
+    {
+      g_autofree char *pid_dir = NULL;
+      char *end = NULL;
+      guint64 pid = g_ascii_strtoull (entry, &end, 10);
+
+      if (end == entry || *end != '\0' || pid == 0 || pid > G_MAXINT ||
+          (GPid) pid == self)
+        continue;
+      pid_dir = g_build_filename ("/proc", entry, NULL);
+      if (!process_holds_tap (pid_dir, tap))
+        continue;
+      g_debug ("killing pid %s, still attached to orphaned tap %s", entry, tap);
+      if (kill ((GPid) pid, SIGKILL) == 0)
+        {
+          GPid victim = (GPid) pid;
+          g_array_append_val (killed, victim);
+        }
+    }
+
+  /* Its fds close as it exits; the tap is deleted right after, which
+   * works either way, so the wait is short. */
+  deadline = g_get_monotonic_time () + 200 * G_TIME_SPAN_MILLISECOND;
+  while (!all_dead (killed) && g_get_monotonic_time () < deadline)
+    g_usleep (2 * G_TIME_SPAN_MILLISECOND);
+
+  return killed->len;
+}

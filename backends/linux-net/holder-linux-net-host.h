@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * The kernel primitives of the cluster network: netlink through
+ * libnl-route-3, nf_tables through libnftables, taps through /dev/net/tun,
+ * forwarding through /proc/sys. Each call is one short round trip and does
+ * one thing; the ordering that keeps the records truthful lives in
+ * holder-linux-net.c.
+ *
+ * Every deletion treats a missing object as deleted, so that close and
+ * reconcile are idempotent.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct nl_sock HolderNetSock;
+
+/* An IPv4 prefix, host byte order. */
+typedef struct {
+  guint32 address;
+  guint   length;
+} HolderNetPrefix;
+
+/* Whether the effective capability set holds CAP_NET_ADMIN. */
+gboolean holder_net_has_net_admin (void);
+
+HolderNetSock *holder_net_sock_open (GError **error);
+void holder_net_sock_free (HolderNetSock *sock);
+
+/* Whether the two prefixes share at least one address. */
+gboolean holder_net_prefix_overlaps (const HolderNetPrefix *a,
+                                     const HolderNetPrefix *b);
+
+/* Every IPv4 address on any interface (with its prefix) and every route
+ * outside the local table, except default routes. */
+GArray *holder_net_list_busy_prefixes (HolderNetSock *sock,
+                                       GError       **error);
+
+/* The interface of the route the kernel would pick towards a public
+ * address (an RTM_GETROUTE question: no packet is sent), or NULL when
+ * there is no such route. */
+char *holder_net_find_uplink (HolderNetSock *sock);
+
+gboolean holder_net_link_exists (HolderNetSock *sock,
+                                 const char    *name,
+                                 gboolean      *out_exists,
+                                 GError       **error);
+
+/* Creates bridge @name with @gateway_cidr ("192.168.2.1/24") and brings
+ * it up. */
+gboolean holder_net_bridge_create (HolderNetSock *sock,
+                                   const char    *name,
+                                   const char    *gateway_cidr,
+                                   GError       **error);
+
+/* Creates the persistent tap @name, enslaves it to @bridge, brings it up. */
+gboolean holder_net_tap_create (HolderNetSock *sock,
+                                const char    *name,
+                                const char    *bridge,
+                                GError       **error);
+
+/* Deletes the link and confirms it is gone; a missing link is fine. */
+gboolean holder_net_link_delete (HolderNetSock *sock,
+                                 const char    *name,
+                                 GError       **error);
+
+/* The `ip` table named @bridge: masquerade of @subnet leaving through any
+ * other interface, drop of new connections towards @subnet that do not
+ * come from the bridge. */
+gboolean holder_net_table_install (const char *bridge,
+                                   const char *subnet,
+                                   GError    **error);
+gboolean holder_net_table_exists (const char *bridge,
+                                  gboolean   *out_exists,
+                                  GError    **error);
+/* Deletes the table; a missing table is fine. */
+gboolean holder_net_table_delete (const char *bridge,
+                                  GError    **error);
+/* `list table ip <bridge>` as nft prints it, for tests and debugging. */
+char *holder_net_table_dump (const char *bridge,
+                             GError    **error);
+
+/* /proc/sys/net/ipv4/conf/<ifname>/forwarding, "0" or "1". */
+char *holder_net_forwarding_read (const char *ifname,
+                                  GError    **error);
+gboolean holder_net_forwarding_write (const char *ifname,
+                                      const char *value,
+                                      GError    **error);
+
+/* SIGKILLs every process (other than this one) holding a tun fd attached
+ * to @tap, and waits briefly for them to go. Returns how many it killed. */
+guint holder_net_kill_tap_users (const char *tap);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HolderNetSock, holder_net_sock_free)
+
+G_END_DECLS

@@ -1,0 +1,1141 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * The Linux network module against a real kernel, inside a network and
+ * mount namespace this program makes for itself at start-up (the host's
+ * namespace is never touched). The namespace has a fake uplink (veth upl0,
+ * 10.99.0.2/24, default route via 10.99.0.1), a busy address
+ * (192.168.0.1/24) and a busy route (192.168.1.0/24), so the first free
+ * subnet is 192.168.2.0/24. Guests are veth peers in child namespaces
+ * made with `ip netns` (fixtures only; the library never runs `ip`).
+ */
+#define _GNU_SOURCE
+#define G_LOG_DOMAIN "test-linux-net"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "holder-error.h"
+#include "holder-linux-net.h"
+#include "holder-linux-net-host.h"
+
+#define UPLINK "upl0"
+
+static const char *skip_reason;
+
+/* ---- fixtures ----------------------------------------------------------- */
+
+static gboolean
+run_ip_quiet (const char *args,
+              GError    **error)
+{
+  g_autofree char *command = g_strconcat ("ip ", args, NULL);
+  g_autofree char *err_out = NULL;
+  int status = 0;
+
+  if (!g_spawn_command_line_sync (command, NULL, &err_out, &status, error))
+    return FALSE;
+  if (!g_spawn_check_wait_status (status, error))
+    {
+      g_prefix_error (error, "%s (%s): ", command, g_strstrip (err_out));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+run_ip (const char *format,
+        ...) G_GNUC_PRINTF (1, 2);
+
+static void
+run_ip (const char *format,
+        ...)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *args = NULL;
+  va_list ap;
+
+  va_start (ap, format);
+  args = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  run_ip_quiet (args, &error);
+  g_assert_no_error (error);
+}
+
+/* Every link name of the test namespace. */
+static GStrv
+list_links (void)
+{
+  g_autofree char *out = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
+  g_auto(GStrv) lines = NULL;
+  int status = 0;
+
+  g_spawn_command_line_sync ("ip -o link show", &out, NULL, &status, &error);
+  g_assert_no_error (error);
+  lines = g_strsplit (out, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      /* "7: fbx-1a2b3c4d: <...>" or "8: fbt-...@if3: <...>" */
+      g_auto(GStrv) fields = g_strsplit (lines[i], ": ", 3);
+      char *at;
+
+      if (g_strv_length (fields) < 2)
+        continue;
+      at = strchr (fields[1], '@');
+      if (at != NULL)
+        *at = '\0';
+      g_strv_builder_add (names, fields[1]);
+    }
+  return g_strv_builder_end (names);
+}
+
+static guint
+count_links_with_prefix (const char *prefix)
+{
+  g_auto(GStrv) links = list_links ();
+  guint n = 0;
+
+  for (guint i = 0; links[i] != NULL; i++)
+    n += g_str_has_prefix (links[i], prefix) ? 1 : 0;
+  return n;
+}
+
+static gboolean
+link_exists (const char *name)
+{
+  g_auto(GStrv) links = list_links ();
+
+  return g_strv_contains ((const char *const *) links, name);
+}
+
+static char *
+read_forwarding (const char *ifname)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/sys/net/ipv4/conf/%s/forwarding", ifname);
+  g_autofree char *contents = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_file_get_contents (path, &contents, NULL, &error);
+  g_assert_no_error (error);
+  return g_strdup (g_strstrip (contents));
+}
+
+static char *
+read_global_forward (void)
+{
+  g_autofree char *contents = NULL;
+
+  g_file_get_contents ("/proc/sys/net/ipv4/ip_forward", &contents, NULL, NULL);
+  return g_strdup (g_strstrip (contents));
+}
+
+static gboolean
+table_exists (const char *bridge)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean exists = TRUE;
+
+  holder_net_table_exists (bridge, &exists, &error);
+  g_assert_no_error (error);
+  return exists;
+}
+
+static char *
+record_path (const char *root,
+             const char *bridge)
+{
+  g_autofree char *base = g_strconcat (bridge, ".json", NULL);
+
+  return g_build_filename (root, "networks", base, NULL);
+}
+
+static char *
+marker_path (const char *root)
+{
+  return g_build_filename (root, "networks", "uplink-" UPLINK ".json", NULL);
+}
+
+/* The files of <root>/networks/ other than the lock. */
+static guint
+count_network_files (const char *root)
+{
+  g_autofree char *dir = g_build_filename (root, "networks", NULL);
+  g_autoptr(GDir) folder = g_dir_open (dir, 0, NULL);
+  const char *base;
+  guint n = 0;
+
+  while (folder != NULL && (base = g_dir_read_name (folder)) != NULL)
+    n += strcmp (base, ".lock") != 0 ? 1 : 0;
+  return n;
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *base;
+
+  while (dir != NULL && (base = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, base, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
+          !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+static char *
+make_root (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *root = g_dir_make_tmp ("test-linux-net-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  return root;
+}
+
+static HolderLinuxNet *
+create_net (const char *root)
+{
+  g_autoptr(GError) error = NULL;
+  HolderLinuxNet *net = holder_linux_net_create (root, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (net);
+  return net;
+}
+
+static void
+close_net (HolderLinuxNet *net)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (holder_linux_net_close (net, &error));
+  g_assert_no_error (error);
+  holder_linux_net_free (net);
+}
+
+static gboolean
+wait_child (GPid pid,
+            int *out_status)
+{
+  while (waitpid (pid, out_status, 0) < 0)
+    {
+      if (errno != EINTR)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* ---- sockets and guests ------------------------------------------------- */
+/* Runs @check in a forked child and returns its answer. The answer comes
+ * back through a pipe, not the exit status, which valgrind may replace
+ * with its own error code. */
+typedef gboolean (*ChildCheck) (gconstpointer data);
+
+static gboolean
+check_in_child (ChildCheck    check,
+                gconstpointer data)
+{
+  int answer[2];
+  int status = 0;
+  char byte = '0';
+  GPid pid;
+
+  g_assert_cmpint (pipe2 (answer, O_CLOEXEC), ==, 0);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      byte = check (data) ? '1' : '0';
+      _exit (write (answer[1], &byte, 1) == 1 ? 0 : 1);
+    }
+  close (answer[1]);
+  if (read (answer[0], &byte, 1) != 1)
+    byte = '0';
+  close (answer[0]);
+  g_assert_true (wait_child (pid, &status));
+  return byte == '1';
+}
+
+
+static gboolean
+tcp_connects (const char *ip,
+              guint16     port,
+              int         timeout_ms)
+{
+  struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons (port) };
+  struct pollfd pfd;
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int so_error = 0;
+  socklen_t len = sizeof so_error;
+  gboolean ok = FALSE;
+
+  if (fd < 0 || inet_pton (AF_INET, ip, &addr.sin_addr) != 1)
+    goto out;
+  if (connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0)
+    {
+      ok = TRUE;
+      goto out;
+    }
+  if (errno != EINPROGRESS)
+    goto out;
+  pfd.fd = fd;
+  pfd.events = POLLOUT;
+  if (poll (&pfd, 1, timeout_ms) == 1 &&
+      getsockopt (fd, SOL_SOCKET, SO_ERROR, &so_error, &len) == 0)
+    ok = so_error == 0;
+out:
+  if (fd >= 0)
+    close (fd);
+  return ok;
+}
+
+static void
+enter_netns_or_die (const char *netns)
+{
+  g_autofree char *path = g_build_filename ("/run/netns", netns, NULL);
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0 || setns (fd, CLONE_NEWNET) < 0)
+    _exit (97);
+  close (fd);
+}
+
+/* A process in @netns listening on port 22 and accepting forever. */
+static GPid
+spawn_listener (const char *netns)
+{
+  int ready[2];
+  char byte;
+  GPid pid;
+
+  g_assert_cmpint (pipe2 (ready, O_CLOEXEC), ==, 0);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons (22) };
+      int one = 1;
+      int fd;
+
+      enter_netns_or_die (netns);
+      fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      if (fd < 0 || bind (fd, (struct sockaddr *) &addr, sizeof addr) < 0 ||
+          listen (fd, 16) < 0)
+        _exit (98);
+      if (write (ready[1], "r", 1) != 1)
+        _exit (99);
+      for (;;)
+        {
+          int conn = accept (fd, NULL, NULL);
+          if (conn >= 0)
+            close (conn);
+        }
+    }
+  close (ready[1]);
+  g_assert_cmpint (read (ready[0], &byte, 1), ==, 1);
+  close (ready[0]);
+  return pid;
+}
+
+static void
+kill_and_reap (GPid pid)
+{
+  int status;
+
+  kill (pid, SIGKILL);
+  wait_child (pid, &status);
+}
+
+typedef struct {
+  const char *netns; /* NULL: the test's own namespace */
+  const char *ip;
+} ConnectProbe;
+
+static gboolean
+probe_connect (gconstpointer data)
+{
+  const ConnectProbe *probe = data;
+
+  if (probe->netns != NULL)
+    enter_netns_or_die (probe->netns);
+  return tcp_connects (probe->ip, 22, 1000);
+}
+
+/* Whether a process in @netns can connect to @ip:22, retried until
+ * @timeout_ms passes (a fresh bridge port may take a moment). */
+static gboolean
+connects_from_netns (const char *netns,
+                     const char *ip,
+                     int         timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_ms * G_TIME_SPAN_MILLISECOND;
+
+  ConnectProbe probe = { netns, ip };
+
+  do
+    {
+      if (check_in_child (probe_connect, &probe))
+        return TRUE;
+      g_usleep (50 * G_TIME_SPAN_MILLISECOND);
+    }
+  while (g_get_monotonic_time () < deadline);
+  return FALSE;
+}
+
+/* A "guest": veth @host_side on the bridge, its peer eth0 in @netns with
+ * @ip/24 and a default route via the gateway. */
+static void
+add_guest (HolderLinuxNet *net,
+           const char     *netns,
+           const char     *host_side,
+           const char     *ip)
+{
+  const char *bridge = holder_linux_net_get_bridge (net);
+
+  run_ip ("netns add %s", netns);
+  run_ip ("link add %s type veth peer name eth0 netns %s", host_side, netns);
+  run_ip ("link set %s master %s up", host_side, bridge);
+  run_ip ("-n %s link set lo up", netns);
+  run_ip ("-n %s link set eth0 up", netns);
+  run_ip ("-n %s addr add %s/24 dev eth0", netns, ip);
+  run_ip ("-n %s route add default via %s", netns, holder_linux_net_get_gateway (net));
+}
+
+/* Reconcile that must succeed; returns the warnings. */
+static GStrv
+reconcile_ok (const char *root,
+              guint      *out_reclaimed)
+{
+  g_autoptr(GError) error = NULL;
+  char **warnings = NULL;
+
+  g_assert_true (holder_linux_net_reconcile (root, out_reclaimed, &warnings, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (warnings);
+  return warnings;
+}
+
+#define SKIP_UNLESS_READY() \
+  G_STMT_START { \
+    if (skip_reason != NULL) \
+      { \
+        g_test_skip (skip_reason); \
+        return; \
+      } \
+  } G_STMT_END
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void
+test_create_bridge (void)
+{
+  g_autofree char *root = NULL;
+  g_autofree char *addrs = NULL;
+  g_autofree char *command = NULL;
+  g_autofree char *details = NULL;
+  g_autofree char *details_command = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *record = NULL;
+  HolderLinuxNet *net;
+  const char *bridge;
+
+  SKIP_UNLESS_READY ();
+  root = make_root ();
+  net = create_net (root);
+  bridge = holder_linux_net_get_bridge (net);
+
+  /* The busy address and the busy route push it to the third /24. */
+  g_assert_cmpstr (holder_linux_net_get_subnet (net), ==, "192.168.2.0/24");
+  g_assert_cmpstr (holder_linux_net_get_gateway (net), ==, "192.168.2.1");
+  g_assert_true (g_str_has_prefix (bridge, "fbx-"));
+  g_assert_cmpuint (strlen (bridge), ==, 12);
+
+  command = g_strdup_printf ("ip -o -4 addr show dev %s up", bridge);
+  g_spawn_command_line_sync (command, &addrs, NULL, NULL, NULL);
+  g_assert_nonnull (strstr (addrs, "inet 192.168.2.1/24"));
+
+  details_command = g_strdup_printf ("ip -d -o link show dev %s", bridge);
+  g_spawn_command_line_sync (details_command, &details, NULL, NULL, NULL);
+  g_assert_nonnull (strstr (details, ",UP"));
+  g_assert_nonnull (strstr (details, " bridge "));
+
+  /* The record is on disk, owned by us. */
+  path = record_path (root, bridge);
+  g_assert_true (g_file_get_contents (path, &record, NULL, NULL));
+  g_assert_nonnull (strstr (record, "\"subnet\":\"192.168.2.0/24\""));
+  g_assert_nonnull (strstr (record, "\"uplink\":\"" UPLINK "\""));
+  g_assert_nonnull (strstr (record, "\"uplink_forwarding_original\":\"0\""));
+
+  close_net (net);
+  remove_tree (root);
+}
+
+static void
+test_create_table (void)
+{
+  g_autofree char *root = NULL;
+  g_autofree char *dump = NULL;
+  g_autofree char *masquerade = NULL;
+  g_autofree char *drop = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *bridge = NULL;
+  HolderLinuxNet *net;
+
+  SKIP_UNLESS_READY ();
+  root = make_root ();
+  net = create_net (root);
+  bridge = g_strdup (holder_linux_net_get_bridge (net));
+
+  dump = holder_net_table_dump (bridge, &error);
+  g_assert_no_error (error);
+  g_test_message ("%s", dump);
+  masquerade = g_strdup_printf ("ip saddr 192.168.2.0/24 oifname != \"%s\" masquerade", bridge);
+  drop = g_strdup_printf ("ip daddr 192.168.2.0/24 iifname != \"%s\" ct state new drop", bridge);
+  g_assert_nonnull (strstr (dump, masquerade));
+  g_assert_nonnull (strstr (dump, drop));
+  g_assert_nonnull (strstr (dump, "hook postrouting"));
+  g_assert_nonnull (strstr (dump, "hook forward"));
+
+  close_net (net);
+  g_assert_false (table_exists (bridge));
+  remove_tree (root);
+}
+
+static void
+test_create_forwarding (void)
+{
+  g_autofree char *root = NULL;
+  g_autofree char *global_before = read_global_forward ();
+  g_autofree char *all_before = read_forwarding ("all");
+  g_autofree char *default_before = read_forwarding ("default");
+  g_autofree char *value = NULL;
+  g_autofree char *marker = NULL;
+  HolderLinuxNet *net;
+
+  SKIP_UNLESS_READY ();
+  root = make_root ();
+  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "0");
+  g_clear_pointer (&value, g_free);
+
+  net = create_net (root);
+  g_assert_cmpstr ((value = read_forwarding (holder_linux_net_get_bridge (net))), ==, "1");
+  g_clear_pointer (&value, g_free);
+  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "1");
+  g_clear_pointer (&value, g_free);
+
+  /* The global switches stay as they were. */
+  g_assert_cmpstr ((value = read_global_forward ()), ==, global_before);
+  g_clear_pointer (&value, g_free);
+  g_assert_cmpstr ((value = read_forwarding ("all")), ==, all_before);
+  g_clear_pointer (&value, g_free);
+  g_assert_cmpstr ((value = read_forwarding ("default")), ==, default_before);
+  g_clear_pointer (&value, g_free);
+
+  /* The uplink's original value is remembered before it changes. */
+  marker = marker_path (root);
+  g_assert_true (g_file_test (marker, G_FILE_TEST_EXISTS));
+
+  close_net (net);
+  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "0");
+  g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
+  remove_tree (root);
+}
+
+static void
+test_shared_uplink (void)
+{
+  g_autofree char *root = NULL;
+  g_autofree char *value = NULL;
+  HolderLinuxNet *first;
+  HolderLinuxNet *second;
+
+  SKIP_UNLESS_READY ();
+  root = make_root ();
+  first = create_net (root);
+  second = create_net (root);
+  g_assert_cmpstr (holder_linux_net_get_subnet (first), ==, "192.168.2.0/24");
+  g_assert_cmpstr (holder_linux_net_get_subnet (second), ==, "192.168.3.0/24");
+
+  /* The uplink stays forwarding while one cluster still needs it. */
+  close_net (first);
+  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "1");
+  g_clear_pointer (&value, g_free);
+  close_net (second);
+  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "0");
+  g_assert_cmpuint (count_network_files (root), ==, 0);
+  remove_tree (root);
+}
+
+static void
+test_create_original_one (void)
+{
+  g_autofree char *root = NULL;
+  g_autofree char *value = NULL;
+  g_autoptr(GError) error = NULL;
+  HolderLinuxNet *net;
+
+  SKIP_UNLESS_READY ();
+  root = make_root ();
+  /* An uplink that already forwarded keeps forwarding after close. */
+  g_assert_true (holder_net_forwarding_write (UPLINK, "1", &error));
+  g_assert_no_error (error);
+  net = create_net (root);
+  close_net (net);
+  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "1");
+  g_assert_true (holder_net_forwarding_write (UPLINK, "0", &error));
+  remove_tree (root);
+}
+
+static void
+test_no_free_subnet (void)
+{
+  g_autofree char *root = NULL;
+  g_autoptr(GError) error = NULL;
+  HolderLinuxNet *net;
+
+  SKIP_UNLESS_READY ();
+  root = make_root ();
+  /* One route covering every 192.168.X.0/24 (the default route never
+   * counts, or nothing would ever be free). */
+  run_ip ("route add 192.168.0.0/16 via 10.99.0.1");
+  net = holder_linux_net_create (root, &error);
+  run_ip ("route del 192.168.0.0/16 via 10.99.0.1");
+
+  g_assert_null (net);
+  g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND);
+  g_assert_nonnull (strstr (error->message, "no free 192.168.X.0/24 subnet"));
+  g_assert_cmpuint (count_links_with_prefix ("fbx-"), ==, 0);
+  g_assert_cmpuint (count_network_files (root), ==, 0);
+  remove_tree (root);
+}
+
+/* capget/capset straight from the kernel ABI: no libcap dependency. */
+static gboolean
+drop_net_admin (void)
+{
+  struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+  if (syscall (SYS_capget, &header, data) != 0)
+    return FALSE;
+  data[0].effective &= ~(1u << CAP_NET_ADMIN);
+  return syscall (SYS_capset, &header, data) == 0;
+}
+
+/* In a child without CAP_NET_ADMIN: create fails saying so. */
+static gboolean
+create_fails_needing_root (gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  HolderLinuxNet *net;
+
+  if (!drop_net_admin ())
+    return FALSE;
+  net = holder_linux_net_create (data, &error);
+  return net == NULL &&
+         g_error_matches (error, HOLDER_ERROR, HOLDER_ERROR_PERMISSION_DENIED) &&
+         strstr (error->message, "needs root (CAP_NET_ADMIN)") != NULL;
+}
+
+static void
+test_needs_root (void)
+{
+  g_autofree char *root = NULL;
+
+  SKIP_UNLESS_READY ();
+  root = make_root ();
+  g_assert_true (check_in_child (create_fails_needing_root, root));
+  g_assert_cmpuint (count_links_with_prefix ("fbx-"), ==, 0);
+  remove_tree (root);
+}
+
+static char *
+reserve_ok (HolderLinuxNet *net,
+            const char     *name,
+            const char     *hint)
+{
+  g_autoptr(GError) error = NULL;
+  char *ip = holder_linux_net_reserve (net, name, hint, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (ip);
+  return ip;
+}
+
+static void
+test_reserve (void)
+{
+  g_autofree char *root = NULL;
+  g_autoptr(GError) error = NULL;
+  HolderLinuxNet *net;
+  char *ip;
+
+  SKIP_UNLESS_READY ();
+  root = make_root ();
+  net = create_net (root);
+
+  /* A free hint is honoured. */
+  g_assert_cmpstr ((ip = reserve_ok (net, "web-1", "192.168.2.7")), ==, "192.168.2.7");
+  g_free (ip);
+  /* No hint: the lowest free from .2. */
+  g_assert_cmpstr ((ip = reserve_ok (net, "web-2", NULL)), ==, "192.168.2.2");
+  g_free (ip);
+  /* The gateway is never handed out. */
+  g_assert_cmpstr ((ip = reserve_ok (net, "web-3", "192.168.2.1")), ==, "192.168.2.3");
+  g_free (ip);
+  /* Taken, outside the subnet, network, broadcast, garbage: lowest free. */
+  g_assert_cmpstr ((ip = reserve_ok (net, "web-4", "192.168.2.7")), ==, "192.168.2.4");
+  g_free (ip);
+  g_assert_cmpstr ((ip = reserve_ok (net, "web-5", "10.0.0.9")), ==, "192.168.2.5");
+  g_free (ip);
+  g_assert_cmpstr ((ip = reserve_ok (net, "web-6", "192.168.2.0")), ==, "192.168.2.6");
+  g_free (ip);
+  g_assert_cmpstr ((ip = reserve_ok (net, "web-8", "192.168.2.255")), ==, "192.168.2.8");
+  g_free (ip);
+  g_assert_cmpstr ((ip = reserve_ok (net, "web-9", "not an ip")), ==, "192.168.2.9");
+  g_free (ip);
+  /* The same name gets the same address. */
+  g_assert_cmpstr ((ip = reserve_ok (net, "web-1", NULL)), ==, "192.168.2.7");
+  g_free (ip);
+
+  /* Fill the subnet: .2 to .254 is 253 addresses, 8 are taken. */
+  for (guint i = 0; i < 253 - 8; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("fill-%u", i);
+      g_free (reserve_ok (net, name, NULL));
+    }
+  g_assert_null (holder_linux_net_reserve (net, "one-too-many", NULL, &error));
+  g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND);
+  g_assert_cmpstr (error->message, ==, "no free IP in subnet");
+
+  close_net (net);
+  remove_tree (root);
+}
+
+static void
+test_taps (void)
+{
+  g_autofree char *root = NULL;
+  g_autofree char *tap = NULL;
+  g_autofree char *record = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *details = NULL;
+  g_autofree char *command = NULL;
+  g_autoptr(GError) error = NULL;
+  HolderLinuxNet *net;
+
+  SKIP_UNLESS_READY ();
+  root = make_root ();
+  net = create_net (root);
+
+  tap = holder_linux_net_add_tap (net, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (tap, "fbt-"));
+  g_assert_cmpuint (strlen (tap), ==, 12);
+
+  /* A tap, up, on the bridge, and in the record. */
+  command = g_strdup_printf ("ip -d -o link show dev %s", tap);
+  g_spawn_command_line_sync (command, &details, NULL, NULL, NULL);
+  g_assert_nonnull (strstr (details, "tun type tap"));
+  g_assert_nonnull (strstr (details, holder_linux_net_get_bridge (net)));
+  g_assert_nonnull (strstr (details, "UP"));
+  path = record_path (root, holder_linux_net_get_bridge (net));
+  g_assert_true (g_file_get_contents (path, &record, NULL, NULL));
+  g_assert_nonnull (strstr (record, tap));
+
+  g_assert_true (holder_linux_net_remove_tap (net, tap, &error));
+  g_assert_no_error (error);
+  g_assert_false (link_exists (tap));
+  g_clear_pointer (&record, g_free);
+  g_assert_true (g_file_get_contents (path, &record, NULL, NULL));
+  g_assert_null (strstr (record, tap));
+
+  /* Close takes the remaining taps with it. */
+  g_clear_pointer (&tap, g_free);
+  tap = holder_linux_net_add_tap (net, &error);
+  g_assert_no_error (error);
+  close_net (net);
+  g_assert_false (link_exists (tap));
+  remove_tree (root);
+}
+
+static void
+test_guests_reach_each_other (void)
+{
+  g_autofree char *root = NULL;
+  g_autofree char *ip_a = NULL;
+  g_autofree char *ip_b = NULL;
+  HolderLinuxNet *net;
+  GPid listener_a;
+  GPid listener_b;
+
+  SKIP_UNLESS_READY ();
+  root = make_root ();
+  net = create_net (root);
+  ip_a = reserve_ok (net, "guest-a", NULL);
+  ip_b = reserve_ok (net, "guest-b", NULL);
+  add_guest (net, "guest-a", "veth-ga", ip_a);
+  add_guest (net, "guest-b", "veth-gb", ip_b);
+  listener_a = spawn_listener ("guest-a");
+  listener_b = spawn_listener ("guest-b");
+
+  g_assert_true (connects_from_netns ("guest-b", ip_a, 10000));
+  g_assert_true (connects_from_netns ("guest-a", ip_b, 10000));
+  /* From the helper's namespace, across the bridge's own address. */
+  g_assert_true (connects_from_netns (NULL, ip_a, 10000));
+  g_assert_true (connects_from_netns (NULL, ip_b, 10000));
+
+  kill_and_reap (listener_a);
+  kill_and_reap (listener_b);
+  /* A guest port is not reachable once nothing listens: the probe above
+   * did test the listener. */
+  g_assert_false (connects_from_netns (NULL, ip_a, 0));
+
+  run_ip ("netns del guest-a");
+  run_ip ("netns del guest-b");
+  close_net (net);
+  remove_tree (root);
+}
+
+/* Runs in a child: makes a network, then adds taps forever, printing each
+ * tap's name on @fd once it exists. Never returns. */
+static void G_GNUC_NORETURN
+owner_adding_taps (const char *root,
+                   int         fd)
+{
+  HolderLinuxNet *net = holder_linux_net_create (root, NULL);
+
+  if (net == NULL)
+    _exit (3);
+  for (guint i = 0; i < 200; i++)
+    {
+      char *tap = holder_linux_net_add_tap (net, NULL);
+      char *line;
+
+      if (tap == NULL)
+        _exit (4);
+      line = g_strdup_printf ("%s\n", tap);
+      if (write (fd, line, strlen (line)) < 0)
+        _exit (5);
+    }
+  pause ();
+  _exit (0);
+}
+
+static char *
+read_line_from (int fd)
+{
+  GString *line = g_string_new (NULL);
+  char c;
+
+  while (read (fd, &c, 1) == 1 && c != '\n')
+    g_string_append_c (line, c);
+  return g_string_free (line, FALSE);
+}
+
+/* A stand-in VMM: attaches to @tap like cloud-hypervisor does, then waits
+ * to be killed. */
+static GPid
+spawn_tap_user (const char *tap)
+{
+  int ready[2];
+  char byte;
+  GPid pid;
+
+  g_assert_cmpint (pipe2 (ready, O_CLOEXEC), ==, 0);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      struct ifreq ifr = { 0 };
+      int fd = open ("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+      ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+      g_strlcpy (ifr.ifr_name, tap, sizeof ifr.ifr_name);
+      if (fd < 0 || ioctl (fd, TUNSETIFF, &ifr) < 0)
+        _exit (6);
+      if (write (ready[1], "r", 1) != 1)
+        _exit (7);
+      for (;;)
+        pause ();
+    }
+  close (ready[1]);
+  g_assert_cmpint (read (ready[0], &byte, 1), ==, 1);
+  close (ready[0]);
+  return pid;
+}
+
+static void
+test_crash_reconcile (void)
+{
+  g_autofree char *root = NULL;
+  g_autofree char *first_tap = NULL;
+  g_autofree char *value = NULL;
+  g_auto(GStrv) warnings = NULL;
+  int lines[2];
+  int status = 0;
+  guint reclaimed = 0;
+  GPid owner;
+  GPid vmm;
+
+  SKIP_UNLESS_READY ();
+  root = make_root ();
+  g_assert_cmpint (pipe2 (lines, O_CLOEXEC), ==, 0);
+  owner = fork ();
+  g_assert_cmpint (owner, >=, 0);
+  if (owner == 0)
+    {
+      close (lines[0]);
+      owner_adding_taps (root, lines[1]);
+    }
+  close (lines[1]);
+
+  first_tap = read_line_from (lines[0]);
+  g_assert_true (g_str_has_prefix (first_tap, "fbt-"));
+  vmm = spawn_tap_user (first_tap);
+  for (guint i = 0; i < 3; i++)
+    g_free (read_line_from (lines[0]));
+
+  /* Killed mid-way through adding taps. */
+  kill (owner, SIGKILL);
+  g_assert_true (wait_child (owner, &status));
+  g_assert_true (WIFSIGNALED (status));
+  close (lines[0]);
+  g_assert_cmpuint (count_links_with_prefix ("fbx-"), ==, 1);
+  g_assert_cmpuint (count_links_with_prefix ("fbt-"), >=, 4);
+  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "1");
+  g_clear_pointer (&value, g_free);
+
+  warnings = reconcile_ok (root, &reclaimed);
+  g_assert_cmpuint (g_strv_length (warnings), ==, 0);
+  g_assert_cmpuint (reclaimed, ==, 1);
+
+  /* The stand-in VMM attached to an orphaned tap was killed. */
+  g_assert_true (wait_child (vmm, &status));
+  g_assert_true (WIFSIGNALED (status));
+  g_assert_cmpint (WTERMSIG (status), ==, SIGKILL);
+
+  g_assert_cmpuint (count_links_with_prefix ("fbx-"), ==, 0);
+  g_assert_cmpuint (count_links_with_prefix ("fbt-"), ==, 0);
+  g_assert_cmpuint (count_network_files (root), ==, 0);
+  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "0");
+  g_clear_pointer (&value, g_free);
+
+  /* Idempotent: a second run finds nothing to do. */
+  g_clear_pointer (&warnings, g_strfreev);
+  warnings = reconcile_ok (root, &reclaimed);
+  g_assert_cmpuint (reclaimed, ==, 0);
+  g_assert_cmpuint (g_strv_length (warnings), ==, 0);
+  remove_tree (root);
+}
+
+/* A child that makes a network and dies without closing it. Returns the
+ * bridge name. */
+static char *
+make_dead_network (const char *root)
+{
+  int lines[2];
+  int status = 0;
+  char *bridge;
+  GPid pid;
+
+  g_assert_cmpint (pipe2 (lines, O_CLOEXEC), ==, 0);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      HolderLinuxNet *net = holder_linux_net_create (root, NULL);
+      char *line;
+
+      if (net == NULL || holder_linux_net_add_tap (net, NULL) == NULL)
+        _exit (3);
+      line = g_strdup_printf ("%s\n", holder_linux_net_get_bridge (net));
+      _exit (write (lines[1], line, strlen (line)) > 0 ? 0 : 4);
+    }
+  close (lines[1]);
+  bridge = read_line_from (lines[0]);
+  close (lines[0]);
+  g_assert_true (wait_child (pid, &status));
+  g_assert_true (g_str_has_prefix (bridge, "fbx-"));
+  return bridge;
+}
+
+static void
+test_reconcile_live_owner (void)
+{
+  g_autofree char *root = NULL;
+  g_autofree char *dead = NULL;
+  g_autofree char *tap = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *value = NULL;
+  g_auto(GStrv) warnings = NULL;
+  g_autoptr(GError) error = NULL;
+  guint reclaimed = 0;
+  HolderLinuxNet *live;
+  const char *bridge;
+
+  SKIP_UNLESS_READY ();
+  root = make_root ();
+  live = create_net (root);
+  bridge = holder_linux_net_get_bridge (live);
+  tap = holder_linux_net_add_tap (live, &error);
+  g_assert_no_error (error);
+  dead = make_dead_network (root);
+  g_assert_true (link_exists (dead));
+
+  warnings = reconcile_ok (root, &reclaimed);
+  g_assert_cmpuint (reclaimed, ==, 1);
+  g_assert_false (link_exists (dead));
+
+  /* Ours is untouched: bridge, tap, table, record, forwarding. */
+  g_assert_true (link_exists (bridge));
+  g_assert_true (link_exists (tap));
+  g_assert_true (table_exists (bridge));
+  path = record_path (root, bridge);
+  g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "1");
+  g_clear_pointer (&value, g_free);
+
+  close_net (live);
+  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "0");
+  g_assert_cmpuint (count_network_files (root), ==, 0);
+  remove_tree (root);
+}
+
+static void
+test_reconcile_corrupt_record (void)
+{
+  g_autofree char *root = NULL;
+  g_autofree char *dead = NULL;
+  g_autofree char *garbage = NULL;
+  g_autofree char *fake_eth0 = NULL;
+  g_auto(GStrv) warnings = NULL;
+  g_autoptr(GError) error = NULL;
+  guint reclaimed = 0;
+
+  SKIP_UNLESS_READY ();
+  root = make_root ();
+  dead = make_dead_network (root);
+
+  garbage = g_build_filename (root, "networks", "fbx-0badf00d.json", NULL);
+  g_assert_true (g_file_set_contents (garbage, "{\"bridge\": \"fbx-0bad", -1, &error));
+  /* Well-formed, but it names a link that is not ours to delete. */
+  fake_eth0 = g_build_filename (root, "networks", "fbx-00000001.json", NULL);
+  g_assert_true (g_file_set_contents (fake_eth0,
+                                      "{\"bridge\":\"" UPLINK "\",\"subnet\":\"x\","
+                                      "\"owner_pid\":1,\"owner_start_time\":1,"
+                                      "\"owner_boot_id\":\"x\",\"taps\":[]}",
+                                      -1, &error));
+
+  warnings = reconcile_ok (root, &reclaimed);
+  g_assert_cmpuint (reclaimed, ==, 1);
+  g_assert_cmpuint (g_strv_length (warnings), ==, 2);
+  for (guint i = 0; warnings[i] != NULL; i++)
+    {
+      g_test_message ("warning: %s", warnings[i]);
+      g_assert_nonnull (strstr (warnings[i], "corrupt network record skipped"));
+    }
+  g_assert_true (g_file_test (garbage, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (fake_eth0, G_FILE_TEST_EXISTS));
+  g_assert_false (link_exists (dead));
+  g_assert_true (link_exists (UPLINK));
+
+  remove_tree (root);
+}
+
+/* ---- namespace set-up --------------------------------------------------- */
+
+static const char *
+enter_private_namespace (void)
+{
+  g_autoptr(GError) error = NULL;
+  static char reason[256];
+
+  if (geteuid () != 0)
+    return "needs root to create a network namespace";
+  if (unshare (CLONE_NEWNET | CLONE_NEWNS) < 0)
+    {
+      g_snprintf (reason, sizeof reason, "cannot create a network namespace: %s",
+                  g_strerror (errno));
+      return reason;
+    }
+  /* Nothing mounted from here on leaks to the host; /run/netns gets its
+   * own tmpfs so that `ip netns` names stay ours. */
+  if (mount ("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
+      g_mkdir_with_parents ("/run/netns", 0755) < 0 ||
+      mount ("tmpfs", "/run/netns", "tmpfs", 0, "mode=0755") < 0)
+    {
+      g_snprintf (reason, sizeof reason, "cannot make private mounts: %s",
+                  g_strerror (errno));
+      return reason;
+    }
+
+  if (!run_ip_quiet ("link set lo up", &error) ||
+      !run_ip_quiet ("link add " UPLINK " type veth peer name " UPLINK "-peer", &error) ||
+      !run_ip_quiet ("link set " UPLINK "-peer up", &error) ||
+      !run_ip_quiet ("link set " UPLINK " up", &error) ||
+      !run_ip_quiet ("addr add 10.99.0.2/24 dev " UPLINK, &error) ||
+      !run_ip_quiet ("route add default via 10.99.0.1 dev " UPLINK, &error) ||
+      !run_ip_quiet ("link add busy0 type veth peer name busy0-peer", &error) ||
+      !run_ip_quiet ("link set busy0 up", &error) ||
+      !run_ip_quiet ("addr add 192.168.0.1/24 dev busy0", &error) ||
+      !run_ip_quiet ("route add 192.168.1.0/24 via 10.99.0.1", &error))
+    {
+      g_snprintf (reason, sizeof reason, "cannot build the test network: %s",
+                  error->message);
+      return reason;
+    }
+  return NULL;
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  skip_reason = enter_private_namespace ();
+
+  g_test_add_func ("/linux-net/create/bridge", test_create_bridge);
+  g_test_add_func ("/linux-net/create/table", test_create_table);
+  g_test_add_func ("/linux-net/create/forwarding", test_create_forwarding);
+  g_test_add_func ("/linux-net/create/original-forwarding-kept", test_create_original_one);
+  g_test_add_func ("/linux-net/create/shared-uplink", test_shared_uplink);
+  g_test_add_func ("/linux-net/create/no-free-subnet", test_no_free_subnet);
+  g_test_add_func ("/linux-net/create/needs-root", test_needs_root);
+  g_test_add_func ("/linux-net/reserve", test_reserve);
+  g_test_add_func ("/linux-net/taps", test_taps);
+  g_test_add_func ("/linux-net/guests-reach-each-other", test_guests_reach_each_other);
+  g_test_add_func ("/linux-net/reconcile/crash", test_crash_reconcile);
+  g_test_add_func ("/linux-net/reconcile/live-owner", test_reconcile_live_owner);
+  g_test_add_func ("/linux-net/reconcile/corrupt-record", test_reconcile_corrupt_record);
+
+  return g_test_run ();
+}
