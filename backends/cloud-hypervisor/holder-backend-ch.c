@@ -7,8 +7,10 @@
  *
  * The network calls are short kernel round trips (netlink, nf_tables, a
  * few small files), so they run on the main loop and complete their tasks
- * at once. The VM half comes with the next issue: until then create_vm
- * fails plainly and the other VM entries are trivial.
+ * at once. A VM is a tap on the bridge plus one cloud-hypervisor process
+ * (holder-ch-vm.c); its kernel comes from the spec or out of its disk
+ * (holder-ch-boot.c, on a worker thread), its binary from the system or a
+ * checked download (holder-ch-binary.c).
  *
  * HolderBackend is a plain struct, not a GObject, so the tasks carry no
  * source object.
@@ -19,10 +21,15 @@
 #include "holder-error.h"
 #include "holder-store.h"
 #include "holder-linux-net.h"
+#include "holder-ch-binary.h"
+#include "holder-ch-boot.h"
+#include "holder-ch-vm.h"
 
 typedef struct {
   HolderBackend   parent;
   HolderLinuxNet *net; /* from create_network until close_network */
+  /* create_vm tasks waiting for the binary download in flight */
+  GPtrArray      *download_waiters;
 } HolderBackendCh;
 
 static HolderBackend *
@@ -219,7 +226,255 @@ ch_reserve_async (HolderBackend       *backend,
                          (GDestroyNotify) holder_reservation_free);
 }
 
-/* ---- VMs (next issue) --------------------------------------------------- */
+/* ---- VMs ----------------------------------------------------------------- */
+
+struct _HolderVm {
+  HolderBackendCh   *backend;
+  HolderMemberSpec  *spec;
+  HolderReservation *reservation;
+  char              *binary;
+  char              *kernel_path;
+  char              *initramfs_path;
+  char              *cmdline;
+  char              *tap;
+  char              *api_socket;
+  HolderChVm        *vmm;
+};
+
+static void
+vm_destroy (HolderVm *vm)
+{
+  if (vm == NULL)
+    return;
+  g_clear_pointer (&vm->vmm, holder_ch_vm_free);
+  holder_member_spec_free (vm->spec);
+  holder_reservation_free (vm->reservation);
+  g_free (vm->binary);
+  g_free (vm->kernel_path);
+  g_free (vm->initramfs_path);
+  g_free (vm->cmdline);
+  g_free (vm->tap);
+  g_free (vm->api_socket);
+  g_free (vm);
+}
+
+/* A VM whose creation failed half-way gives its tap back. */
+static void
+vm_discard (HolderVm *vm)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (vm->tap != NULL && vm->backend->net != NULL &&
+      !holder_linux_net_remove_tap (vm->backend->net, vm->tap, &error))
+    g_warning ("remove tap %s: %s", vm->tap, error->message);
+  vm_destroy (vm);
+}
+
+/* The task data of a create: the VM being made. Until it is handed over,
+ * a failure frees it (and gives its tap back). */
+typedef struct {
+  HolderVm *vm;
+} CreateOp;
+
+static void
+create_op_free (CreateOp *op)
+{
+  if (op->vm != NULL)
+    vm_discard (op->vm);
+  g_free (op);
+}
+
+static HolderVm *
+create_op_vm (GTask *task)
+{
+  return ((CreateOp *) g_task_get_task_data (task))->vm;
+}
+
+static gboolean
+spec_check (const HolderMemberSpec  *spec,
+            const HolderReservation *reservation,
+            GError                 **error)
+{
+  const char *why = NULL;
+
+  if (spec->disk_path == NULL || spec->disk_path[0] == '\0')
+    why = "disk_path is empty";
+  else if (spec->seed_path == NULL || spec->seed_path[0] == '\0')
+    why = "seed_path is empty";
+  else if (spec->cpus < 1 || spec->cpus > 254)
+    why = "cpus must be between 1 and 254";
+  else if (spec->memory_bytes < 64 * 1024 * 1024)
+    why = "memory_bytes must be at least 64 MiB";
+  else if (reservation->ip == NULL || reservation->ip[0] == '\0')
+    why = "the reservation has no IP address";
+  else if (spec->kernel_path == NULL && spec->initramfs_path != NULL)
+    why = "initramfs_path needs kernel_path";
+  if (why == NULL)
+    return TRUE;
+  g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_INVALID_ARGUMENT, "invalid spec: %s", why);
+  return FALSE;
+}
+
+/* The last step of create: a tap on the bridge and the VMM's settings. */
+static void
+create_vm_complete (GTask *task)
+{
+  CreateOp *op = g_task_get_task_data (task);
+  HolderVm *vm = op->vm;
+  HolderBackendCh *self = vm->backend;
+  g_autofree char *hash = NULL;
+  g_autofree char *api_name = NULL;
+  GError *error = NULL;
+  HolderChVmConfig config = { 0 };
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  if (self->net == NULL)
+    {
+      g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_NETWORK_NOT_CREATED,
+                               "network not created");
+      return;
+    }
+  vm->tap = holder_linux_net_add_tap (self->net, &error);
+  if (vm->tap == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  /* Under <root>/run with a short hashed name: sun_path holds 108 bytes,
+   * and the client's folders may be deep. */
+  hash = holder_store_socket_hash (vm->spec->name);
+  api_name = g_strdup_printf ("%s.%s.api", hash, vm->tap);
+  vm->api_socket = g_build_filename (self->parent.host->storage_root, "run", api_name, NULL);
+
+  config.binary = vm->binary;
+  config.api_socket = vm->api_socket;
+  config.kernel_path = vm->kernel_path;
+  config.initramfs_path = vm->initramfs_path;
+  config.cmdline = vm->cmdline;
+  config.disk_path = vm->spec->disk_path;
+  config.seed_path = vm->spec->seed_path;
+  config.fixture_paths = (const char *const *) vm->spec->fixture_paths;
+  config.cpus = vm->spec->cpus;
+  config.memory_bytes = vm->spec->memory_bytes;
+  config.tap = vm->tap;
+  config.mac = vm->reservation->mac;
+  config.serial_log_path = vm->spec->serial_log_path;
+  config.ip = vm->reservation->ip;
+  vm->vmm = holder_ch_vm_new (&config);
+
+  op->vm = NULL;
+  g_task_return_pointer (task, vm, (GDestroyNotify) vm_discard);
+}
+
+static void
+on_boot_files (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  HolderVm *vm = create_op_vm (task);
+  g_autoptr(HolderChBootFiles) files = NULL;
+  GError *error = NULL;
+
+  files = holder_ch_boot_extract_finish (result, &error);
+  if (files == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  vm->kernel_path = g_steal_pointer (&files->kernel_path);
+  vm->initramfs_path = g_steal_pointer (&files->initramfs_path);
+  create_vm_complete (task);
+}
+
+/* The kernel comes from the spec (direct boot) or out of the disk. */
+static void
+create_vm_boot_files (GTask *task)
+{
+  HolderVm *vm = create_op_vm (task);
+
+  vm->cmdline = g_strdup (vm->spec->cmdline != NULL ? vm->spec->cmdline
+                                                    : HOLDER_CH_DEFAULT_CMDLINE);
+  if (vm->spec->kernel_path != NULL)
+    {
+      vm->kernel_path = g_strdup (vm->spec->kernel_path);
+      vm->initramfs_path = g_strdup (vm->spec->initramfs_path);
+      create_vm_complete (task);
+      return;
+    }
+  holder_ch_boot_extract_async (vm->spec->disk_path, g_task_get_cancellable (task),
+                                on_boot_files, g_object_ref (task));
+}
+
+/* One download serves every member that needs the binary meanwhile. */
+static void
+on_binary_downloaded (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  HolderBackendCh *self = user_data;
+  g_autoptr(GPtrArray) waiters = g_steal_pointer (&self->download_waiters);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *binary = NULL;
+
+  binary = holder_ch_binary_download_finish (result, &error);
+  for (guint i = 0; i < waiters->len; i++)
+    {
+      GTask *task = g_ptr_array_index (waiters, i);
+      HolderVm *vm = create_op_vm (task);
+
+      self->parent.host->member_progress (vm->spec->name, HOLDER_MEMBER_STATE_STARTING,
+                                          self->parent.host->user_data);
+      if (binary == NULL)
+        g_task_return_error (task, g_error_copy (error));
+      else
+        {
+          vm->binary = g_strdup (binary);
+          create_vm_boot_files (task);
+        }
+    }
+}
+
+static void
+create_vm_binary (GTask *task)
+{
+  HolderVm *vm = create_op_vm (task);
+  HolderBackendCh *self = vm->backend;
+  const HolderChRelease *release;
+  GError *error = NULL;
+
+  vm->binary = holder_ch_binary_find (self->parent.host->storage_root, &error);
+  if (error != NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (vm->binary != NULL)
+    {
+      create_vm_boot_files (task);
+      return;
+    }
+
+  release = holder_ch_release_for_host ();
+  if (release == NULL)
+    {
+      g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+                               "no cloud-hypervisor release is pinned for this architecture; "
+                               "install cloud-hypervisor or set FLEETBOX_CH_BINARY");
+      return;
+    }
+  self->parent.host->member_progress (vm->spec->name, HOLDER_MEMBER_STATE_DOWNLOADING,
+                                      self->parent.host->user_data);
+  if (self->download_waiters == NULL)
+    {
+      self->download_waiters = g_ptr_array_new_with_free_func (g_object_unref);
+      holder_ch_binary_download_async (self->parent.host->storage_root, release, NULL,
+                                       on_binary_downloaded, self);
+    }
+  g_ptr_array_add (self->download_waiters, g_object_ref (task));
+}
 
 static void
 ch_create_vm_async (HolderBackend           *backend,
@@ -229,15 +484,58 @@ ch_create_vm_async (HolderBackend           *backend,
                     GAsyncReadyCallback      callback,
                     gpointer                 user_data)
 {
+  HolderBackendCh *self = (HolderBackendCh *) backend;
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  CreateOp *op;
+  HolderVm *vm;
+  GError *error = NULL;
 
   g_task_set_name (task, "ch_create_vm_async");
-  g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                           "the cloud-hypervisor backend cannot boot VMs yet");
+  if (!spec_check (spec, reservation, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  vm = g_new0 (HolderVm, 1);
+  vm->backend = self;
+  vm->spec = holder_member_spec_copy (spec);
+  vm->reservation = holder_reservation_copy (reservation);
+  op = g_new0 (CreateOp, 1);
+  op->vm = vm;
+  g_task_set_task_data (task, op, (GDestroyNotify) create_op_free);
+  create_vm_binary (task);
 }
 
-/* No VM is ever created yet, so the entries below only keep the class
- * complete. */
+static void
+on_vmm_exited (HolderChVm *vmm,
+               const char *message,
+               gpointer    user_data)
+{
+  HolderVm *vm = user_data;
+  const HolderBackendHost *host = vm->backend->parent.host;
+
+  host->vm_exited (vm, message, host->user_data);
+}
+
+static void
+on_vmm_started (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  HolderVm *vm = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!holder_ch_vm_start_finish (vm->vmm, result, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  holder_ch_vm_set_exit_handler (vm->vmm, on_vmm_exited, vm);
+  g_task_return_boolean (task, TRUE);
+}
+
 static void
 ch_start_vm_async (HolderBackend       *backend,
                    HolderVm            *vm,
@@ -245,11 +543,27 @@ ch_start_vm_async (HolderBackend       *backend,
                    GAsyncReadyCallback  callback,
                    gpointer             user_data)
 {
-  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
 
   g_task_set_name (task, "ch_start_vm_async");
-  g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                           "the cloud-hypervisor backend cannot boot VMs yet");
+  g_task_set_task_data (task, vm, NULL);
+  holder_ch_vm_start_async (vm->vmm, cancellable, on_vmm_started, task);
+}
+
+static void
+on_vmm_ip (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  HolderVm *vm = g_task_get_task_data (task);
+  GError *error = NULL;
+  char *ip = holder_ch_vm_wait_ip_finish (vm->vmm, result, &error);
+
+  if (ip == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, ip, g_free);
 }
 
 static void
@@ -259,11 +573,36 @@ ch_wait_ip_async (HolderBackend       *backend,
                   GAsyncReadyCallback  callback,
                   gpointer             user_data)
 {
-  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
 
   g_task_set_name (task, "ch_wait_ip_async");
-  g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                           "VM is not running");
+  g_task_set_task_data (task, vm, NULL);
+  holder_ch_vm_wait_ip_async (vm->vmm, cancellable, on_vmm_ip, task);
+}
+
+static void
+on_vmm_stopped (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  HolderVm *vm = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) tap_error = NULL;
+  gboolean stopped = holder_ch_vm_stop_finish (vm->vmm, result, &error);
+
+  /* The tap goes whatever happened to the process. */
+  if (vm->tap != NULL && vm->backend->net != NULL)
+    {
+      if (holder_linux_net_remove_tap (vm->backend->net, vm->tap, &tap_error))
+        g_clear_pointer (&vm->tap, g_free);
+      else
+        g_warning ("remove tap %s: %s", vm->tap, tap_error->message);
+    }
+  if (!stopped)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, TRUE);
 }
 
 static void
@@ -273,16 +612,18 @@ ch_stop_vm_async (HolderBackend       *backend,
                   GAsyncReadyCallback  callback,
                   gpointer             user_data)
 {
-  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
 
   g_task_set_name (task, "ch_stop_vm_async");
-  g_task_return_boolean (task, TRUE);
+  g_task_set_task_data (task, vm, NULL);
+  holder_ch_vm_stop_async (vm->vmm, on_vmm_stopped, task);
 }
 
 static void
 ch_vm_free (HolderBackend *backend,
             HolderVm      *vm)
 {
+  vm_discard (vm);
 }
 
 const HolderBackendClass holder_backend_cloud_hypervisor_class = {

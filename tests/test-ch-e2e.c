@@ -1,0 +1,508 @@
+/* test-ch-e2e.c: a real cluster through the real fleetbox-helper with the
+ * cloud-hypervisor backend, the stand-in VMM (qemu under TCG) and the
+ * busybox test guest, all inside a network namespace this test creates.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include <holder.h>
+
+#define BOOT_TIMEOUT_MS (240 * 1000)
+
+static char *skip_reason;
+
+typedef struct {
+  char  *root;
+  char **envp;
+  char  *names[4];
+  char  *ips[3];
+  char  *serial[3];
+  char  *subnet;
+  HolderHelper *helper;
+} Fixture;
+
+/* ---------------------------------------------------------- namespace */
+
+static gboolean
+run_command (const char *command_line, GError **error)
+{
+  g_autofree char *err = NULL;
+  int status = 0;
+
+  if (!g_spawn_command_line_sync (command_line, NULL, &err, &status, error))
+    return FALSE;
+  if (!g_spawn_check_wait_status (status, NULL))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", command_line, g_strchomp (err));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static char *
+guest_skip_reason (void)
+{
+  const char *kernel = g_getenv ("HOLDER_TEST_GUEST_KERNEL");
+  GStatBuf st;
+
+  if (g_getenv ("HOLDER_TEST_CH_STANDIN") == NULL || g_getenv ("HOLDER_TEST_HELPER") == NULL)
+    return g_strdup ("HOLDER_TEST_CH_STANDIN or HOLDER_TEST_HELPER not set (run through meson test)");
+  if (kernel == NULL || g_stat (kernel, &st) != 0 || st.st_size == 0)
+    {
+      g_autofree char *dir = kernel != NULL ? g_path_get_dirname (kernel) : g_strdup (".");
+      g_autofree char *status_path = g_build_filename (dir, "guest-status", NULL);
+      g_autofree char *status = NULL;
+
+      if (g_file_get_contents (status_path, &status, NULL, NULL) && g_str_has_prefix (status, "skip: "))
+        return g_strdup (g_strchomp (status + strlen ("skip: ")));
+      return g_strdup ("the test guest was not built");
+    }
+  return NULL;
+}
+
+/* Bridges, taps, guests, nft tables: all in a namespace of our own. */
+static char *
+setup_namespace (void)
+{
+  g_autofree char *qemu = NULL;
+  g_autoptr(GError) error = NULL;
+  char *reason;
+
+  if (geteuid () != 0)
+    return g_strdup ("needs root (network namespace, bridge, taps)");
+  if ((reason = guest_skip_reason ()) != NULL)
+    return reason;
+  qemu = g_find_program_in_path ("qemu-system-x86_64");
+  if (qemu == NULL)
+    return g_strdup ("qemu-system-x86_64 not installed (Debian: qemu-system-x86)");
+  if (!g_file_test ("/dev/net/tun", G_FILE_TEST_EXISTS))
+    return g_strdup ("/dev/net/tun missing");
+  if (unshare (CLONE_NEWNET | CLONE_NEWNS) != 0)
+    return g_strdup_printf ("unshare: %s", g_strerror (errno));
+  if (mount ("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    return g_strdup_printf ("make mounts private: %s", g_strerror (errno));
+  if (mount ("sysfs", "/sys", "sysfs", 0, NULL) != 0)
+    g_debug ("mount sysfs: %s", g_strerror (errno));
+  if (!run_command ("ip link set lo up", &error))
+    return g_strdup (error->message);
+  /* Orphaned VMMs and qemus come to us, so that we can see them die. */
+  prctl (PR_SET_CHILD_SUBREAPER, 1);
+  return NULL;
+}
+
+/* ----------------------------------------------------------- processes */
+
+/* Dead: gone, or a zombie (reaped here when it is ours to reap). */
+static gboolean
+pid_is_dead (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *stat = NULL;
+  const char *paren;
+
+  waitpid (pid, NULL, WNOHANG);
+  if (!g_file_get_contents (path, &stat, NULL, NULL))
+    return TRUE;
+  paren = strrchr (stat, ')');
+  return paren == NULL || paren[2] == 'Z' || paren[2] == 'X';
+}
+
+static GPid
+parent_of (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *stat = NULL;
+  const char *paren;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL))
+    return 0;
+  paren = strrchr (stat, ')');
+  return paren != NULL ? (GPid) atoi (paren + 4) : 0;
+}
+
+/* The live descendants of @ancestor. */
+static GArray *
+descendants_of (GPid ancestor)
+{
+  GArray *found = g_array_new (FALSE, FALSE, sizeof (GPid));
+  g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
+  const char *entry;
+
+  while ((entry = g_dir_read_name (proc)) != NULL)
+    {
+      GPid pid = (GPid) atoi (entry), p = pid;
+
+      if (pid <= 0 || pid_is_dead (pid))
+        continue;
+      for (int depth = 0; depth < 8 && p > 1; depth++)
+        {
+          p = parent_of (p);
+          if (p == ancestor)
+            {
+              g_array_append_val (found, pid);
+              break;
+            }
+        }
+    }
+  return found;
+}
+
+/* ---------------------------------------------------------------- fixture */
+
+static void
+fixture_set_up (Fixture *fx, gconstpointer data)
+{
+  fx->root = g_dir_make_tmp ("holder-e2e-XXXXXX", NULL);
+  fx->envp = g_get_environ ();
+  fx->envp = g_environ_setenv (fx->envp, "FLEETBOX_HOME", fx->root, TRUE);
+  fx->envp = g_environ_setenv (fx->envp, "FLEETBOX_BACKEND", "cloud-hypervisor", TRUE);
+  fx->envp = g_environ_setenv (fx->envp, "FLEETBOX_CH_BINARY", g_getenv ("HOLDER_TEST_CH_STANDIN"), TRUE);
+  fx->envp = g_environ_setenv (fx->envp, "FLEETBOX_IP_WAIT_TIMEOUT", "200s", TRUE);
+  for (guint i = 0; i < 3; i++)
+    {
+      fx->names[i] = g_strdup_printf ("e2e-%u", i + 1);
+      fx->serial[i] = g_strdup_printf ("%s/%s.serial.log", fx->root, fx->names[i]);
+    }
+  g_setenv ("FLEETBOX_HOME", fx->root, TRUE);
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *entry;
+
+  if (dir == NULL)
+    {
+      g_remove (path);
+      return;
+    }
+  while ((entry = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, entry, NULL);
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        remove_tree (child);
+      else
+        g_remove (child);
+    }
+  g_rmdir (path);
+}
+
+static void
+fixture_tear_down (Fixture *fx, gconstpointer data)
+{
+  if (fx->helper != NULL)
+    {
+      GPid pid = holder_helper_get_pid (fx->helper);
+      if (!pid_is_dead (pid))
+        kill (pid, SIGKILL);
+      g_clear_pointer (&fx->helper, holder_helper_free);
+    }
+  remove_tree (fx->root);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_free (fx->names[i]);
+      g_free (fx->ips[i]);
+      g_free (fx->serial[i]);
+    }
+  g_free (fx->subnet);
+  g_strfreev (fx->envp);
+  g_free (fx->root);
+}
+
+static HolderMemberSpec *
+make_spec (Fixture *fx, guint i, gboolean with_peers)
+{
+  HolderMemberSpec *spec = holder_member_spec_new (fx->names[i]);
+  g_autofree char *disk_dir = g_build_filename (fx->root, "disks", fx->names[i], NULL);
+  g_autoptr(GString) cmdline = g_string_new ("console=ttyS0 panic=-1 holder.ip=");
+  const char *peers_sep = " holder.peers=";
+
+  g_assert_cmpint (g_mkdir_with_parents (disk_dir, 0755), ==, 0);
+  g_free (spec->disk_path);
+  spec->disk_path = g_build_filename (disk_dir, "disk.raw", NULL);
+  g_free (spec->seed_path);
+  spec->seed_path = g_build_filename (disk_dir, "seed.img", NULL);
+  if (!g_file_test (spec->disk_path, G_FILE_TEST_EXISTS))
+    {
+      g_assert_true (g_file_set_contents (spec->disk_path, "", 0, NULL));
+      g_assert_cmpint (truncate (spec->disk_path, 1024 * 1024), ==, 0);
+      g_assert_true (g_file_set_contents (spec->seed_path, "", 0, NULL));
+      g_assert_cmpint (truncate (spec->seed_path, 64 * 1024), ==, 0);
+    }
+  spec->cpus = 1;
+  spec->memory_bytes = 256 * 1024 * 1024;
+  spec->serial_log_path = g_strdup (fx->serial[i]);
+  spec->kernel_path = g_strdup (g_getenv ("HOLDER_TEST_GUEST_KERNEL"));
+  spec->initramfs_path = g_strdup (g_getenv ("HOLDER_TEST_GUEST_INITRAMFS"));
+
+  g_string_append_printf (cmdline, "%s/24", fx->ips[i]);
+  for (guint j = 0; with_peers && j < 3; j++)
+    if (j != i)
+      {
+        g_string_append_printf (cmdline, "%s%s", peers_sep, fx->ips[j]);
+        peers_sep = ",";
+      }
+  spec->cmdline = g_string_free (g_steal_pointer (&cmdline), FALSE);
+  return spec;
+}
+
+static void
+spawn_and_network (Fixture *fx, guint members)
+{
+  g_autoptr(GError) error = NULL;
+  const char *names[4] = { NULL, };
+
+  for (guint i = 0; i < members; i++)
+    names[i] = fx->names[i];
+  fx->helper = holder_helper_spawn (g_getenv ("HOLDER_TEST_HELPER"), names,
+                                    (const char *const *) fx->envp, HOLDER_SPAWN_FLAGS_NONE, &error);
+  g_assert_no_error (error);
+  g_assert_true (holder_client_create_network (fx->root, fx->names[0], &fx->subnet, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_suffix (fx->subnet, ".0/24"));
+  for (guint i = 0; i < members; i++)
+    {
+      g_autoptr(HolderReservation) reservation =
+        holder_client_reserve (fx->root, fx->names[0], fx->names[i], NULL, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (reservation->ip);
+      fx->ips[i] = g_strdup (reservation->ip);
+    }
+}
+
+typedef struct {
+  HolderReply *reply;
+  GError      *error;
+  gboolean     done;
+} Boot;
+
+static void
+on_booted (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Boot *boot = user_data;
+  boot->reply = holder_client_send_finish (result, &boot->error);
+  boot->done = TRUE;
+}
+
+static void
+boot_members (Fixture *fx, guint first, guint count, gboolean with_peers)
+{
+  Boot boots[3] = { { 0, }, };
+  HolderRequest *requests[3] = { NULL, };
+  gint64 t0 = g_get_monotonic_time ();
+
+  for (guint i = first; i < first + count; i++)
+    {
+      requests[i] = holder_request_new ("boot-member");
+      requests[i]->spec = make_spec (fx, i, with_peers);
+      holder_client_send_async (fx->root, fx->names[0], requests[i], BOOT_TIMEOUT_MS, NULL,
+                                on_booted, &boots[i]);
+    }
+  for (guint i = first; i < first + count; i++)
+    {
+      while (!boots[i].done)
+        g_main_context_iteration (NULL, TRUE);
+      g_assert_no_error (boots[i].error);
+      holder_reply_free (boots[i].reply);
+      holder_request_free (requests[i]);
+    }
+  g_test_message ("%u member(s) booted in %.1f s", count,
+                  (g_get_monotonic_time () - t0) / (double) G_USEC_PER_SEC);
+}
+
+static gboolean
+file_contains (const char *path, const char *needle)
+{
+  g_autofree char *contents = NULL;
+
+  return g_file_get_contents (path, &contents, NULL, NULL) && strstr (contents, needle) != NULL;
+}
+
+static void
+wait_for_serial (const char *path, const char *needle, guint timeout_s)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+
+  while (!file_contains (path, needle))
+    {
+      if (g_get_monotonic_time () > deadline)
+        {
+          g_autofree char *contents = NULL;
+          g_file_get_contents (path, &contents, NULL, NULL);
+          g_test_message ("serial log %s:\n%s", path, contents != NULL ? contents : "(none)");
+          g_assert_not_reached ();
+        }
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (20 * 1000); /* polling a file another process writes */
+    }
+}
+
+static void
+assert_running (Fixture *fx, guint i)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HolderStatus) status = holder_client_status (fx->root, fx->names[i], &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (status->state, ==, "running");
+  g_assert_true (status->running);
+  g_assert_cmpstr (status->ip, ==, fx->ips[i]);
+}
+
+/* No link, table or record of ours is left in this namespace. */
+static void
+assert_host_clean (Fixture *fx)
+{
+  g_autofree char *links = NULL;
+  g_autofree char *networks = g_build_filename (fx->root, "networks", NULL);
+  g_autoptr(GDir) dir = g_dir_open (networks, 0, NULL);
+  const char *entry;
+
+  g_assert_true (g_spawn_command_line_sync ("ip -o link show", &links, NULL, NULL, NULL));
+  g_assert_null (strstr (links, "fbx-"));
+  g_assert_null (strstr (links, "fbt-"));
+  while (dir != NULL && (entry = g_dir_read_name (dir)) != NULL)
+    g_assert_true (entry[0] == '.'); /* only the lock file may stay */
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void
+test_cluster (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) procs = NULL;
+  g_autofree char *reached2 = NULL;
+  g_autofree char *reached3 = NULL;
+  g_autofree char *reconcile = NULL;
+  GPid helper_pid;
+  gint64 t0;
+  int status = 0;
+
+  if (skip_reason != NULL)
+    {
+      g_test_skip (skip_reason);
+      return;
+    }
+
+  spawn_and_network (fx, 3);
+  boot_members (fx, 0, 3, TRUE);
+  for (guint i = 0; i < 3; i++)
+    assert_running (fx, i);
+
+  /* Member 1 reaches 2 and 3 across the bridge, as its serial log says. */
+  reached2 = g_strdup_printf ("holder-guest: reached %s", fx->ips[1]);
+  reached3 = g_strdup_printf ("holder-guest: reached %s", fx->ips[2]);
+  wait_for_serial (fx->serial[0], reached2, 60);
+  wait_for_serial (fx->serial[0], reached3, 60);
+
+  /* Stop member 2: ACPI first, seen by its guest; the others run on. */
+  g_assert_true (holder_client_stop (fx->root, fx->names[1], 30 * 1000, &error));
+  g_assert_no_error (error);
+  g_assert_true (file_contains (fx->serial[1], "holder-guest: ACPI power button, powering off"));
+  assert_running (fx, 0);
+  assert_running (fx, 2);
+
+  /* Re-join with the same address and MAC. */
+  {
+    g_autoptr(HolderReservation) again =
+      holder_client_reserve (fx->root, fx->names[0], fx->names[1], "10.0.0.9", &error);
+    g_autofree char *mac = holder_mac_for_name (fx->names[1]);
+    g_autofree char *up = g_strdup_printf ("holder-guest: up %s", fx->ips[1]);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (again->ip, ==, fx->ips[1]);
+    g_assert_cmpstr (again->mac, ==, mac);
+    g_assert_true (g_remove (fx->serial[1]) == 0);
+    boot_members (fx, 1, 1, FALSE);
+    assert_running (fx, 1);
+    wait_for_serial (fx->serial[1], up, 60);
+  }
+
+  /* kill -9 the helper: every VMM and qemu goes within a second. */
+  helper_pid = holder_helper_get_pid (fx->helper);
+  procs = descendants_of (helper_pid);
+  g_assert_cmpuint (procs->len, >=, 6); /* 3 VMMs, 3 qemus */
+  kill (helper_pid, SIGKILL);
+  t0 = g_get_monotonic_time ();
+  for (guint i = 0; i < procs->len; i++)
+    while (!pid_is_dead (g_array_index (procs, GPid, i)))
+      {
+        g_assert_cmpint (g_get_monotonic_time () - t0, <, G_USEC_PER_SEC);
+        g_usleep (1000); /* watching other processes die */
+      }
+  g_test_message ("%u VMM and qemu processes gone %.0f ms after SIGKILL", procs->len,
+                  (g_get_monotonic_time () - t0) / 1000.0);
+
+  /* Reconcile removes the bridge, taps, table and record. */
+  {
+    g_autofree char *argv0 = g_strdup (g_getenv ("HOLDER_TEST_HELPER"));
+    const char *argv[] = { argv0, "--fleetbox-reconcile", NULL };
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, fx->envp, G_SPAWN_DEFAULT, NULL, NULL,
+                                 NULL, &reconcile, &status, &error));
+    g_assert_no_error (error);
+    g_assert_true (g_spawn_check_wait_status (status, NULL));
+  }
+  assert_host_clean (fx);
+}
+
+static void
+test_sigterm_leaves_nothing (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GArray) procs = NULL;
+  GPid helper_pid;
+  int status = 0;
+
+  if (skip_reason != NULL)
+    {
+      g_test_skip (skip_reason);
+      return;
+    }
+
+  spawn_and_network (fx, 1);
+  boot_members (fx, 0, 1, FALSE);
+  assert_running (fx, 0);
+
+  helper_pid = holder_helper_get_pid (fx->helper);
+  procs = descendants_of (helper_pid);
+  g_assert_cmpuint (procs->len, >=, 2);
+  kill (helper_pid, SIGTERM);
+  g_assert_true (holder_helper_close (fx->helper, 30 * 1000, &status, NULL));
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  for (guint i = 0; i < procs->len; i++)
+    g_assert_true (pid_is_dead (g_array_index (procs, GPid, i)));
+  /* The guest was asked to power off, not killed. */
+  g_assert_true (file_contains (fx->serial[0], "holder-guest: ACPI power button, powering off"));
+  assert_host_clean (fx);
+}
+
+int
+main (int argc, char **argv)
+{
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+  skip_reason = setup_namespace ();
+
+#define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
+  ADD ("/ch-e2e/cluster", test_cluster);
+  ADD ("/ch-e2e/sigterm-leaves-nothing", test_sigterm_leaves_nothing);
+#undef ADD
+
+  ret = g_test_run ();
+  g_free (skip_reason);
+  return ret;
+}
