@@ -23,6 +23,8 @@
 
 #include "holder-error.h"
 #include "holder-lifetime-private.h"
+#include "holder-listener-private.h"
+#include "holder-peer-private.h"
 #include "holder-store.h"
 #include "holder-version.h"
 
@@ -39,8 +41,7 @@ typedef struct _CtlConn CtlConn;
 
 struct _HolderLifetime {
   HolderServer   *server;
-  char           *socket_path;
-  GSocketService *service;
+  HolderListener *listener;
   GList          *conns;
   GPid            parent_pid;
   int             pidfd;
@@ -244,15 +245,23 @@ on_handshake_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-static gboolean
-on_incoming_control (GSocketService    *service,
-                     GSocketConnection *connection,
-                     GObject           *source_object,
+static void
+on_incoming_control (GSocketConnection *connection,
                      gpointer           user_data)
 {
   HolderLifetime *lifetime = user_data;
-  CtlConn *ctl = g_new0 (CtlConn, 1);
+  CtlConn *ctl;
+  gint64 uid;
 
+  /* Another user could otherwise ack and hang up, ending our cluster. */
+  if (!holder_peer_is_allowed (connection, &uid))
+    {
+      g_debug ("bind: uid %" G_GINT64_FORMAT " may not bind; dropping it", uid);
+      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+      return;
+    }
+
+  ctl = g_new0 (CtlConn, 1);
   ctl->ref_count = 1;
   ctl->lifetime = lifetime;
   ctl->connection = g_object_ref (connection);
@@ -265,7 +274,6 @@ on_incoming_control (GSocketService    *service,
   g_source_attach (ctl->timeout, lifetime->context);
 
   ctl_read (ctl);
-  return TRUE;
 }
 
 /* ----------------------------------------------------------- parent watch */
@@ -364,36 +372,22 @@ holder_lifetime_new (HolderServer *server,
                      GError      **error)
 {
   HolderLifetime *lifetime;
-  g_autoptr(GSocketAddress) address = NULL;
-  g_autoptr(GError) local_error = NULL;
+  g_autofree char *path = holder_store_control_socket_path (root, primary);
 
   lifetime = g_new0 (HolderLifetime, 1);
   lifetime->server = server;
-  lifetime->socket_path = holder_store_control_socket_path (root, primary);
   lifetime->parent_pid = parent_pid;
   lifetime->pidfd = -1;
   lifetime->context = g_main_context_ref_thread_default ();
 
   /* Listening before any boot lets the client bind at once. */
-  if (g_unlink (lifetime->socket_path) != 0 && errno != ENOENT)
-    g_debug ("remove stale %s: %s", lifetime->socket_path, g_strerror (errno));
-  lifetime->service = g_socket_service_new ();
-  address = g_unix_socket_address_new (lifetime->socket_path);
-  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (lifetime->service), address,
-                                      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
-                                      NULL, NULL, &local_error))
+  lifetime->listener = holder_listener_new (path, on_incoming_control, lifetime, error);
+  if (lifetime->listener == NULL)
     {
-      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_FAILED,
-                   "listen on control socket %s: %s", lifetime->socket_path,
-                   local_error->message);
-      g_clear_object (&lifetime->service);
+      g_prefix_error (error, "control socket: ");
       holder_lifetime_free (lifetime);
       return NULL;
     }
-  if (geteuid () == 0 && g_chmod (lifetime->socket_path, 0666) != 0)
-    g_debug ("chmod %s: %s", lifetime->socket_path, g_strerror (errno));
-  g_signal_connect (lifetime->service, "incoming", G_CALLBACK (on_incoming_control), lifetime);
-  g_socket_service_start (lifetime->service);
 
   if (parent_pid > 0)
     lifetime_watch_parent (lifetime);
@@ -407,15 +401,7 @@ holder_lifetime_free (HolderLifetime *lifetime)
   if (lifetime == NULL)
     return;
 
-  if (lifetime->service != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (lifetime->service, lifetime);
-      g_socket_service_stop (lifetime->service);
-      g_socket_listener_close (G_SOCKET_LISTENER (lifetime->service));
-      g_clear_object (&lifetime->service);
-      if (g_unlink (lifetime->socket_path) != 0 && errno != ENOENT)
-        g_debug ("remove %s: %s", lifetime->socket_path, g_strerror (errno));
-    }
+  g_clear_pointer (&lifetime->listener, holder_listener_free);
   /* Closing our own end is no client death: ctl_close() cancels the reads
    * first, so their callbacks see `closed` and trigger nothing. */
   while (lifetime->conns != NULL)
@@ -428,6 +414,5 @@ holder_lifetime_free (HolderLifetime *lifetime)
   if (lifetime->pidfd >= 0)
     close (lifetime->pidfd);
   g_main_context_unref (lifetime->context);
-  g_free (lifetime->socket_path);
   g_free (lifetime);
 }

@@ -23,6 +23,8 @@
 #include "holder-runner.h"
 #include "holder-server-private.h"
 #include "holder-lifetime-private.h"
+#include "holder-listener-private.h"
+#include "holder-peer-private.h"
 #include "holder-store.h"
 #include "holder-util-private.h"
 
@@ -49,7 +51,7 @@ struct _HolderMember {
   BootOp            *boot;
   gboolean           stopping;
   gboolean           retired;
-  GSocketService    *service;
+  HolderListener    *listener;
   char              *socket_path;
 };
 
@@ -66,6 +68,10 @@ struct _HolderConn {
   /* Unread request bytes may remain: drain them before closing (see
    * conn_linger()). */
   gboolean           linger;
+  /* The peer may not command this helper: its request is answered with an
+   * error and nothing else. */
+  gint64             denied_uid;
+  gboolean           denied;
   gboolean           closed;
 };
 
@@ -144,7 +150,7 @@ member_unref (HolderMember *m)
 {
   if (m == NULL || !g_atomic_int_dec_and_test (&m->ref_count))
     return;
-  g_assert (m->service == NULL);
+  g_assert (m->listener == NULL);
   g_free (m->name);
   g_free (m->ip);
   g_free (m->error);
@@ -193,14 +199,8 @@ member_retire (HolderMember *m)
     return;
   m->retired = TRUE;
 
-  if (m->service != NULL)
-    {
-      g_socket_service_stop (m->service);
-      g_socket_listener_close (G_SOCKET_LISTENER (m->service));
-      g_clear_object (&m->service);
-    }
-  if (g_unlink (m->socket_path) != 0 && errno != ENOENT)
-    g_debug ("remove %s: %s", m->socket_path, g_strerror (errno));
+  /* Closes the socket and removes its file. */
+  g_clear_pointer (&m->listener, holder_listener_free);
   if (!holder_remove_pidfile (self->root, m->name, &error))
     g_debug ("%s", error->message);
 
@@ -210,10 +210,8 @@ member_retire (HolderMember *m)
     g_hash_table_remove (self->members, m->name);
 }
 
-static gboolean on_incoming_member (GSocketService    *service,
-                                    GSocketConnection *connection,
-                                    GObject           *source_object,
-                                    gpointer           user_data);
+static void on_incoming_member (GSocketConnection *connection,
+                                gpointer           user_data);
 
 /* Makes a member addressable: its folder, its socket, its pidfile, in that
  * order, then `starting`. Undoes what it did on failure. */
@@ -258,41 +256,16 @@ server_register_member (HolderServer  *self,
   m->state = HOLDER_MEMBER_STATE_STARTING;
   m->socket_path = holder_store_socket_path (self->root, name);
 
-  /* A stale socket of a dead helper is in the way of bind(). */
-  if (g_unlink (m->socket_path) != 0 && errno != ENOENT)
-    {
-      int saved_errno = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   "remove stale socket %s: %s", m->socket_path, g_strerror (saved_errno));
-      return NULL;
-    }
-
-  m->service = g_socket_service_new ();
-  address = g_unix_socket_address_new (m->socket_path);
-  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (m->service), address,
-                                      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
-                                      NULL, NULL, &local_error))
-    {
-      g_clear_object (&m->service);
-      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_FAILED,
-                   "listen on %s: %s", m->socket_path, local_error->message);
-      return NULL;
-    }
-  /* A helper run as root serves a user's client: let it connect. */
-  if (geteuid () == 0 && g_chmod (m->socket_path, 0666) != 0)
-    g_debug ("chmod %s: %s", m->socket_path, g_strerror (errno));
+  m->listener = holder_listener_new (m->socket_path, on_incoming_member, m, error);
+  if (m->listener == NULL)
+    return NULL;
 
   if (!holder_write_pidfile (self->root, name, error))
     {
-      g_socket_listener_close (G_SOCKET_LISTENER (m->service));
-      g_clear_object (&m->service);
-      g_unlink (m->socket_path);
+      g_clear_pointer (&m->listener, holder_listener_free);
       return NULL;
     }
 
-  g_signal_connect_data (m->service, "incoming", G_CALLBACK (on_incoming_member),
-                         member_ref (m), (GClosureNotify) (void (*) (void)) member_unref, 0);
-  g_socket_service_start (m->service);
   g_hash_table_insert (self->members, m->name, member_ref (m));
   g_debug ("member %s registered on %s", name, m->socket_path);
   return g_steal_pointer (&m);
@@ -1088,6 +1061,14 @@ conn_dispatch (HolderConn *conn,
   g_autoptr(GError) error = NULL;
 
   conn_stop_timer (conn);
+  if (conn->denied)
+    {
+      /* Read first, refuse second: closing on unread bytes could lose
+       * the reply. */
+      conn_reply_error (conn, "permission denied: uid %" G_GINT64_FORMAT
+                        " may not command this helper", conn->denied_uid);
+      return;
+    }
   request = holder_request_parse (line, len, &error);
   if (request == NULL)
     {
@@ -1213,10 +1194,8 @@ on_conn_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-static gboolean
-on_incoming_member (GSocketService    *service,
-                    GSocketConnection *connection,
-                    GObject           *source_object,
+static void
+on_incoming_member (GSocketConnection *connection,
                     gpointer           user_data)
 {
   HolderMember *m = user_data;
@@ -1227,6 +1206,7 @@ on_incoming_member (GSocketService    *service,
   conn->ref_count = 1;
   conn->server = self;
   conn->member = member_ref (m);
+  conn->denied = !holder_peer_is_allowed (connection, &conn->denied_uid);
   conn->connection = g_object_ref (connection);
   conn->cancellable = g_cancellable_new ();
   conn->buffer = g_byte_array_sized_new (READ_CHUNK);
@@ -1237,7 +1217,6 @@ on_incoming_member (GSocketService    *service,
   g_source_attach (conn->timeout, self->context);
 
   conn_read_more (conn);
-  return TRUE;
 }
 
 /* ---------------------------------------------------------- backend host */

@@ -5,8 +5,13 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <glib-unix.h>
 
 #include <gio/gio.h>
 #include <gio/gunixsocketaddress.h>
@@ -30,9 +35,19 @@ typedef struct {
   const char        *request;
   gsize              request_len;
   gboolean           half_close;
+  gboolean           read_done;
+  gboolean           write_done;
   gboolean           done;
   gboolean           failed;
 } RawCall;
+
+/* Done once both directions have finished: a write still in flight holds
+ * the call. */
+static void
+raw_update_done (RawCall *call)
+{
+  call->done = call->read_done && call->write_done;
+}
 
 static void raw_read (RawCall *call);
 
@@ -46,7 +61,8 @@ on_raw_read (GObject *source, GAsyncResult *result, gpointer user_data)
   if (n <= 0)
     {
       call->failed = n < 0;
-      call->done = TRUE;
+      call->read_done = TRUE;
+      raw_update_done (call);
       return;
     }
   g_byte_array_append (call->reply, call->chunk, n);
@@ -69,11 +85,12 @@ on_raw_written (GObject *source, GAsyncResult *result, gpointer user_data)
 
   /* A server that refuses a request may close before reading all of it;
    * its reply still arrives on the read side. */
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
-    return;
-  /* A client that shuts down its side right after the request. */
-  if (call->half_close)
+  if (g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error) &&
+      call->half_close)
+    /* A client that shuts down its side right after the request. */
     g_socket_shutdown (g_socket_connection_get_socket (call->connection), FALSE, TRUE, NULL);
+  call->write_done = TRUE;
+  raw_update_done (call);
 }
 
 static void
@@ -86,7 +103,7 @@ on_raw_connected (GObject *source, GAsyncResult *result, gpointer user_data)
   if (call->connection == NULL)
     {
       call->failed = TRUE;
-      call->done = TRUE;
+      call->read_done = call->write_done = call->done = TRUE;
       return;
     }
   g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (call->connection)),
@@ -643,6 +660,107 @@ test_pidfile_unwritable (Fixture *fx, gconstpointer data)
   }
 }
 
+/* A child that becomes `nobody` and sends @request to @path over a plain
+ * socket; what it reads comes back through a pipe. */
+static char *
+foreign_call (const char *path, const char *request)
+{
+  int pipefd[2];
+  pid_t pid;
+  GString *reply = g_string_new (NULL);
+  gboolean eof = FALSE;
+
+  g_assert_cmpint (pipe (pipefd), ==, 0);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      struct sockaddr_un addr = { .sun_family = AF_UNIX };
+      char buf[512];
+      ssize_t n;
+      int fd;
+
+      close (pipefd[0]);
+      if (setgid (65534) != 0 || setuid (65534) != 0)
+        _exit (2);
+      fd = socket (AF_UNIX, SOCK_STREAM, 0);
+      g_strlcpy (addr.sun_path, path, sizeof addr.sun_path);
+      if (connect (fd, (struct sockaddr *) &addr, sizeof addr) != 0)
+        _exit (3);
+      if (write (fd, request, strlen (request)) < 0)
+        _exit (4);
+      while ((n = read (fd, buf, sizeof buf)) > 0)
+        if (write (pipefd[1], buf, n) != n)
+          _exit (5);
+      _exit (0);
+    }
+  close (pipefd[1]);
+  g_unix_set_fd_nonblocking (pipefd[0], TRUE, NULL);
+  /* The server answers from this thread's main loop. */
+  while (!eof)
+    {
+      char buf[512];
+      ssize_t n = read (pipefd[0], buf, sizeof buf);
+
+      if (n > 0)
+        g_string_append_len (reply, buf, n);
+      else if (n == 0)
+        eof = TRUE;
+      else
+        g_main_context_iteration (NULL, FALSE);
+    }
+  close (pipefd[0]);
+  {
+    int status = 0;
+    g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+    g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  }
+  return g_string_free (reply, FALSE);
+}
+
+static void
+test_foreign_uid_refused (Fixture *fx, gconstpointer data)
+{
+  const char *names[] = { "mine", NULL };
+  g_autofree char *socket = holder_store_socket_path (fx->root, "mine");
+  g_autofree char *control = holder_store_control_socket_path (fx->root, "mine");
+  g_autofree char *reply = NULL;
+  g_autofree char *bind_reply = NULL;
+  g_autoptr(GError) error = NULL;
+  HolderServerOptions options = { 0 };
+
+  if (geteuid () != 0)
+    {
+      g_test_skip ("needs root to act as a second uid");
+      return;
+    }
+  /* Let `nobody` reach the sockets (mode 0666 under root). */
+  g_assert_cmpint (g_chmod (fx->root, 0755), ==, 0);
+
+  options.root = fx->root;
+  options.backend_class = holder_backend_lookup ("fake", NULL);
+  options.names = names;
+  options.bound = TRUE;
+  fx->server = holder_server_new (&options, &error);
+  g_assert_no_error (error);
+  g_assert_true (holder_server_start (fx->server, &error));
+
+  reply = foreign_call (socket, "{\"cmd\":\"stop\"}\n");
+  g_assert_cmpstr (reply, ==, "{\"error\":\"permission denied: uid 65534 may not command this helper\"}\n");
+
+  /* A foreign bind is dropped before the version: it cannot arm (or fire)
+   * the death watch. */
+  bind_reply = foreign_call (control, "bind");
+  g_assert_cmpstr (bind_reply, ==, "");
+
+  /* Nothing happened: the member is still there and starting. */
+  {
+    g_autofree char *status = roundtrip (fx, "mine", "{\"cmd\":\"status\"}\n");
+    g_assert_nonnull (strstr (status, "\"state\":\"starting\""));
+  }
+  g_assert_false (holder_server_is_finished (fx->server));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -663,6 +781,7 @@ main (int argc, char **argv)
   ADD ("/server/runtime-add-and-rejoin", test_runtime_add_and_rejoin);
   ADD ("/server/refuses-live-owner", test_refuses_live_owner);
   ADD ("/server/pidfile-unwritable", test_pidfile_unwritable);
+  ADD ("/server/foreign-uid-refused", test_foreign_uid_refused);
 #undef ADD
 
   return g_test_run ();
