@@ -11,10 +11,17 @@
  * The helper is HELPER, else $HOLDER_HELPER, else the fleetbox-helper of
  * the build tree next to this program.
  *
+ * With HOLDER_DEMO_KERNEL and HOLDER_DEMO_INITRAMFS set (tools/dev demo sets
+ * them where root and qemu are available), the members are real VMs: the
+ * busybox test guest booted directly, each told its address and its peers
+ * on the kernel command line, and the demo shows from their serial logs
+ * that they reach each other.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +35,8 @@ static const char *const member_names[N_MEMBERS + 1] = {
 };
 
 static gint64 demo_start;
+/* The reserved addresses, for the guests' command lines (VM mode). */
+static char *member_ips[N_MEMBERS];
 
 static void
 step (const char *format,
@@ -99,6 +108,76 @@ remove_tree (const char *path)
   g_rmdir (path);
 }
 
+/* VM mode: small blank disks, the test guest's kernel, and a command line
+ * that gives the guest its address and its peers. */
+static gboolean
+prepare_vm_spec (HolderMemberSpec  *spec,
+                 guint              index,
+                 GError           **error)
+{
+  g_autoptr(GString) cmdline = g_string_new ("console=ttyS0 panic=-1 holder.ip=");
+  const char *separator = " holder.peers=";
+  const char *blank[] = { spec->disk_path, spec->seed_path };
+
+  for (guint i = 0; i < G_N_ELEMENTS (blank); i++)
+    {
+      g_autofree char *dir = g_path_get_dirname (blank[i]);
+      if (g_mkdir_with_parents (dir, 0755) != 0 ||
+          !g_file_set_contents (blank[i], "", 0, error) ||
+          truncate (blank[i], 1024 * 1024) != 0)
+        {
+          if (error != NULL && *error == NULL)
+            g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "create %s", blank[i]);
+          return FALSE;
+        }
+    }
+  spec->memory_bytes = G_GUINT64_CONSTANT (256) * 1024 * 1024;
+  spec->kernel_path = g_strdup (g_getenv ("HOLDER_DEMO_KERNEL"));
+  spec->initramfs_path = g_strdup (g_getenv ("HOLDER_DEMO_INITRAMFS"));
+  spec->serial_log_path = g_strdup_printf ("%s.serial.log", spec->disk_path);
+  g_string_append_printf (cmdline, "%s/24", member_ips[index]);
+  for (guint j = 0; j < N_MEMBERS; j++)
+    if (j != index)
+      {
+        g_string_append_printf (cmdline, "%s%s", separator, member_ips[j]);
+        separator = ",";
+      }
+  spec->cmdline = g_string_free (g_steal_pointer (&cmdline), FALSE);
+  return TRUE;
+}
+
+/* VM mode: wait (bounded) for demo-1's guest to report both peers. */
+static gboolean
+show_reachability (const char  *root,
+                   GError     **error)
+{
+  g_autofree char *log = g_strdup_printf ("%s/images/%s.qcow2.serial.log", root, member_names[0]);
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  for (guint j = 1; j < N_MEMBERS; j++)
+    {
+      g_autofree char *line = g_strdup_printf ("holder-guest: reached %s", member_ips[j]);
+
+      for (;;)
+        {
+          g_autofree char *contents = NULL;
+
+          if (g_file_get_contents (log, &contents, NULL, NULL) && strstr (contents, line) != NULL)
+            break;
+          if (g_get_monotonic_time () > deadline)
+            {
+              g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_TIMED_OUT,
+                           "%s never reported reaching %s (see %s)", member_names[0],
+                           member_ips[j], log);
+              return FALSE;
+            }
+          g_usleep (50 * 1000); /* the guest writes its log at its own pace */
+        }
+      step ("%s reached %s on port 22 (from its serial log)", member_names[0], member_ips[j]);
+    }
+  return TRUE;
+}
+
 /* The three boots run concurrently: three requests in flight on one loop. */
 typedef struct {
   GMainLoop *loop;
@@ -153,6 +232,11 @@ boot_all (const char  *root,
       spec->seed_path = g_build_filename (root, "images", seed, NULL);
       spec->cpus = 1;
       spec->memory_bytes = G_GUINT64_CONSTANT (512) * 1024 * 1024;
+      if (g_getenv ("HOLDER_DEMO_KERNEL") != NULL)
+        {
+          if (!prepare_vm_spec (spec, i, error))
+            return FALSE;
+        }
       request->spec = spec;
 
       slots[i].state = &state;
@@ -257,6 +341,7 @@ run_demo (const char  *helper_path,
         return fail ("reserve", error);
       step ("reserved %s: mac %s, ip %s", member_names[i], reservation->mac,
             reservation->ip != NULL ? reservation->ip : "(DHCP)");
+      member_ips[i] = g_strdup (reservation->ip);
     }
 
   step ("booting %u members concurrently", N_MEMBERS);
@@ -270,6 +355,8 @@ run_demo (const char  *helper_path,
   g_print ("    %-8s %-11s %-15s %s\n", "NAME", "STATE", "IP", "PID");
   for (guint i = 0; i < N_MEMBERS; i++)
     print_status_row (g_hash_table_lookup (statuses, member_names[i]));
+  if (g_getenv ("HOLDER_DEMO_KERNEL") != NULL && !show_reachability (root, &error))
+    return fail ("reachability", error);
 
   if (!holder_client_stop (root, member_names[1], 0, &error))
     return fail ("stop demo-2", error);
@@ -329,6 +416,8 @@ main (int    argc,
         g_environ_getenv (env, "FLEETBOX_HOME"));
 
   status = run_demo (helper_path, env);
+  for (guint i = 0; i < N_MEMBERS; i++)
+    g_free (member_ips[i]);
 
   if (temp_root != NULL)
     remove_tree (temp_root);
