@@ -27,8 +27,10 @@
 #include "holder-store-private.h"
 #include "holder-util-private.h"
 
-/* How often a missing or refusing socket is dialled again. */
-#define DIAL_RETRY_MS 20
+/* How often a missing or refusing socket is dialled again: a helper that
+ * was just spawned listens within a few milliseconds, and a failed connect
+ * to a Unix socket costs microseconds. */
+#define DIAL_RETRY_MS 5
 /* Status and stop dial a socket whose pidfile names a live helper: if the
  * socket is not there within this, the member is being retired (or was
  * never served) and the store has the answer. */

@@ -246,20 +246,30 @@ on_handshake_timeout (gpointer user_data)
 }
 
 static void
-on_incoming_control (GSocketConnection *connection,
-                     gpointer           user_data)
+on_incoming_control (int      fd,
+                     gpointer user_data)
 {
   HolderLifetime *lifetime = user_data;
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GSocketConnection) connection = NULL;
   CtlConn *ctl;
   gint64 uid;
 
   /* Another user could otherwise ack and hang up, ending our cluster. */
-  if (!holder_peer_is_allowed (connection, &uid))
+  if (!holder_peer_is_allowed (fd, &uid))
     {
       g_debug ("bind: uid %" G_GINT64_FORMAT " may not bind; dropping it", uid);
-      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+      close (fd);
       return;
     }
+  /* A handful of connections in a helper's life: GIO streams are fine. */
+  socket = g_socket_new_from_fd (fd, NULL);
+  if (socket == NULL)
+    {
+      close (fd);
+      return;
+    }
+  connection = g_socket_connection_factory_create_connection (socket);
 
   ctl = g_new0 (CtlConn, 1);
   ctl->ref_count = 1;

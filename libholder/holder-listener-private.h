@@ -13,8 +13,9 @@ G_BEGIN_DECLS
 
 typedef struct _HolderListener HolderListener;
 
-typedef void (*HolderListenerFunc) (GSocketConnection *connection,
-                                    gpointer           user_data);
+/* @fd is a connected, non-blocking, close-on-exec socket: the callee owns it. */
+typedef void (*HolderListenerFunc) (int      fd,
+                                    gpointer user_data);
 
 /* Replaces a stale file at @path, binds and listens, makes the socket
  * connectable by anyone when running as root (the protocol wants the

@@ -11,9 +11,10 @@
 
 G_BEGIN_DECLS
 
-/* TRUE when the peer of @connection may issue commands. @out_uid gets the
- * peer's uid (or -1 when the credentials could not be read, which denies). */
-gboolean holder_peer_is_allowed (GSocketConnection *connection,
-                                 gint64            *out_uid);
+/* TRUE when the peer of the connected Unix socket @fd may issue commands.
+ * @out_uid gets the peer's uid (or -1 when the credentials could not be
+ * read, which denies). */
+gboolean holder_peer_is_allowed (int     fd,
+                                 gint64 *out_uid);
 
 G_END_DECLS

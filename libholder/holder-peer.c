@@ -3,7 +3,10 @@
  * SPDX-License-Identifier: MIT
  */
 #define G_LOG_DOMAIN "holder-server"
+#define _GNU_SOURCE
 
+#include <errno.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "holder-peer-private.h"
@@ -39,28 +42,37 @@ allowed_uids (void)
 }
 
 gboolean
-holder_peer_is_allowed (GSocketConnection *connection,
-                        gint64            *out_uid)
+holder_peer_is_allowed (int     fd,
+                        gint64 *out_uid)
 {
   const AllowedUids *allowed = allowed_uids ();
-  g_autoptr(GCredentials) credentials = NULL;
-  g_autoptr(GError) error = NULL;
   uid_t uid;
 
   *out_uid = -1;
-  /* SO_PEERCRED on Linux: the peer's identity when it connected. */
-  credentials = g_socket_get_credentials (g_socket_connection_get_socket (connection), &error);
-  if (credentials == NULL)
-    {
-      g_debug ("peer credentials: %s", error->message);
-      return FALSE;
-    }
-  uid = g_credentials_get_unix_user (credentials, &error);
-  if (uid == (uid_t) -1)
-    {
-      g_debug ("peer uid: %s", error->message);
-      return FALSE;
-    }
+#if defined(SO_PEERCRED)
+  {
+    /* Linux: the peer's identity when it connected, in one call. */
+    struct ucred credentials;
+    socklen_t len = sizeof credentials;
+
+    if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &credentials, &len) != 0)
+      {
+        g_debug ("SO_PEERCRED: %s", g_strerror (errno));
+        return FALSE;
+      }
+    uid = credentials.uid;
+  }
+#else
+  {
+    gid_t gid;
+
+    if (getpeereid (fd, &uid, &gid) != 0)
+      {
+        g_debug ("getpeereid: %s", g_strerror (errno));
+        return FALSE;
+      }
+  }
+#endif
   *out_uid = uid;
   return uid == 0 || uid == allowed->self ||
          (allowed->has_sudo_uid && uid == allowed->sudo_uid);

@@ -14,8 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+
 #include <gio/gio.h>
-#include <gio/gunixsocketaddress.h>
+#include <glib-unix.h>
 #include <glib/gstdio.h>
 
 #include "holder-codec-private.h"
@@ -55,15 +57,23 @@ struct _HolderMember {
   char              *socket_path;
 };
 
+/* One command connection: a plain non-blocking descriptor, read until the
+ * request line is in, then written until the reply is out. Status round
+ * trips are the hot path, so no GIO stream or GTask is made per request. */
 struct _HolderConn {
   gint               ref_count;
   HolderServer      *server;
   HolderMember      *member;
-  GSocketConnection *connection;
-  GCancellable      *cancellable;
+  int                fd;
+  GList             *link;      /* in server->connections */
+  GSource           *watch;     /* waiting for readable or writable */
   GSource           *timeout;
   GByteArray        *buffer;
   gsize              scanned;
+  char              *out;
+  gsize              out_len;
+  gsize              out_done;
+  void             (*then) (HolderMember *member);
   gboolean           replying;
   /* Unread request bytes may remain: drain them before closing (see
    * conn_linger()). */
@@ -107,7 +117,7 @@ struct _HolderServer {
   GHashTable               *members;       /* name -> HolderMember */
   GHashTable               *reservations;  /* name -> HolderReservation */
   GHashTable               *reserving;     /* name -> GPtrArray of HolderConn */
-  GList                    *connections;   /* HolderConn, open ones */
+  GQueue                    connections;   /* HolderConn, open ones */
   GList                    *boots;         /* BootOp in flight */
 
   NetworkState              network_state;
@@ -210,8 +220,8 @@ member_retire (HolderMember *m)
     g_hash_table_remove (self->members, m->name);
 }
 
-static void on_incoming_member (GSocketConnection *connection,
-                                gpointer           user_data);
+static void on_incoming_member (int      fd,
+                                gpointer user_data);
 
 /* Makes a member addressable: its folder, its socket, its pidfile, in that
  * order, then `starting`. Undoes what it did on failure. */
@@ -311,11 +321,20 @@ conn_unref (HolderConn *conn)
   if (conn == NULL || --conn->ref_count > 0)
     return;
   g_assert (conn->closed);
-  g_clear_object (&conn->connection);
-  g_clear_object (&conn->cancellable);
   g_clear_pointer (&conn->buffer, g_byte_array_unref);
+  g_free (conn->out);
   member_unref (conn->member);
   g_free (conn);
+}
+
+static void
+conn_clear_source (GSource **source)
+{
+  if (*source != NULL)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
 }
 
 /* Once a request is in, the connection lives as long as its command (a
@@ -323,11 +342,7 @@ conn_unref (HolderConn *conn)
 static void
 conn_stop_timer (HolderConn *conn)
 {
-  if (conn->timeout != NULL)
-    {
-      g_source_destroy (conn->timeout);
-      g_clear_pointer (&conn->timeout, g_source_unref);
-    }
+  conn_clear_source (&conn->timeout);
 }
 
 static void
@@ -338,11 +353,13 @@ conn_close (HolderConn *conn)
   if (conn->closed)
     return;
   conn->closed = TRUE;
-  conn_stop_timer (conn);
-  g_cancellable_cancel (conn->cancellable);
+  conn_clear_source (&conn->watch);
+  conn_clear_source (&conn->timeout);
   /* Closing a socket never blocks (no SO_LINGER). */
-  g_io_stream_close (G_IO_STREAM (conn->connection), NULL, NULL);
-  self->connections = g_list_remove (self->connections, conn);
+  close (conn->fd);
+  conn->fd = -1;
+  g_queue_delete_link (&self->connections, conn->link);
+  conn->link = NULL;
   conn_unref (conn);
 
   /* The shutdown waits for replies in flight to be written. */
@@ -350,35 +367,48 @@ conn_close (HolderConn *conn)
     server_shutdown_continue (self);
 }
 
-typedef struct {
-  HolderConn *conn;
-  char       *bytes;
-  void      (*then) (HolderMember *member);
-} ReplyWrite;
+static void
+conn_watch (HolderConn      *conn,
+            GIOCondition     condition,
+            GUnixFDSourceFunc func)
+{
+  conn_clear_source (&conn->watch);
+  conn->watch = g_unix_fd_source_new (conn->fd, condition);
+  g_source_set_callback (conn->watch, G_SOURCE_FUNC (func), conn, NULL);
+  g_source_attach (conn->watch, conn->server->context);
+}
+
+static void
+conn_start_timer (HolderConn  *conn,
+                  guint        ms,
+                  GSourceFunc  func)
+{
+  conn_clear_source (&conn->timeout);
+  conn->timeout = g_timeout_source_new (ms);
+  g_source_set_callback (conn->timeout, func, conn, NULL);
+  g_source_attach (conn->timeout, conn->server->context);
+}
 
 /* Closing a Unix socket whose receive queue still holds data resets the
  * connection, and the peer may lose the reply we just wrote. When the rest
  * of an oversized request is still coming, signal EOF, discard what
  * arrives until the client closes (bounded in time), then close. */
-static void
-on_linger_read (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
+static gboolean
+on_linger_readable (int          fd,
+                    GIOCondition condition,
+                    gpointer     user_data)
 {
   HolderConn *conn = user_data;
-  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL);
+  char sink[16 * 1024];
+  ssize_t n;
 
-  if (!conn->closed)
-    {
-      if (n > 0)
-        g_input_stream_read_async (G_INPUT_STREAM (source), conn->buffer->data,
-                                   MIN (conn->buffer->len, READ_CHUNK * 16),
-                                   G_PRIORITY_DEFAULT, conn->cancellable,
-                                   on_linger_read, conn_ref (conn));
-      else
-        conn_close (conn);
-    }
-  conn_unref (conn);
+  while ((n = recv (fd, sink, sizeof sink, 0)) > 0)
+    ;
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return G_SOURCE_CONTINUE;
+  g_clear_pointer (&conn->watch, g_source_unref);
+  conn_close (conn);
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -394,40 +424,67 @@ on_linger_timeout (gpointer user_data)
 static void
 conn_linger (HolderConn *conn)
 {
-  GSocket *socket = g_socket_connection_get_socket (conn->connection);
-
-  g_socket_shutdown (socket, FALSE, TRUE, NULL);
-  conn->timeout = g_timeout_source_new (HOLDER_SERVER_LINGER_MS);
-  g_source_set_callback (conn->timeout, on_linger_timeout, conn, NULL);
-  g_source_attach (conn->timeout, conn->server->context);
-  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (conn->connection)),
-                             conn->buffer->data, MIN (conn->buffer->len, READ_CHUNK * 16),
-                             G_PRIORITY_DEFAULT, conn->cancellable,
-                             on_linger_read, conn_ref (conn));
+  shutdown (conn->fd, SHUT_WR);
+  conn_start_timer (conn, HOLDER_SERVER_LINGER_MS, on_linger_timeout);
+  conn_watch (conn, G_IO_IN, on_linger_readable);
 }
 
+/* The reply is out (or cannot be delivered): run what waited for it. */
 static void
-on_reply_written (GObject      *source,
-                  GAsyncResult *result,
-                  gpointer      user_data)
+conn_reply_done (HolderConn *conn,
+                 gboolean    written)
 {
-  ReplyWrite *w = user_data;
-  g_autoptr(GError) error = NULL;
-  gboolean written;
+  void (*then) (HolderMember *member) = conn->then;
 
-  written = g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error);
-  if (!written)
-    g_debug ("reply not delivered: %s", error->message);
+  conn->then = NULL;
 
-  if (w->then != NULL && w->conn->member != NULL)
-    w->then (w->conn->member);
-  if (written && w->conn->linger && !w->conn->closed)
-    conn_linger (w->conn);
+  conn_clear_source (&conn->watch);
+  conn_ref (conn);
+  if (then != NULL)
+    then (conn->member);
+  if (written && conn->linger && !conn->closed)
+    conn_linger (conn);
   else
-    conn_close (w->conn);
-  conn_unref (w->conn);
-  g_free (w->bytes);
-  g_free (w);
+    conn_close (conn);
+  conn_unref (conn);
+}
+
+/* Writes what is left of the reply; FALSE when it must wait. */
+static gboolean
+conn_flush (HolderConn *conn)
+{
+  while (conn->out_done < conn->out_len)
+    {
+      ssize_t n = send (conn->fd, conn->out + conn->out_done, conn->out_len - conn->out_done,
+                        MSG_NOSIGNAL);
+      if (n >= 0)
+        conn->out_done += n;
+      else if (errno == EINTR)
+        continue;
+      else if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return FALSE;
+      else
+        {
+          g_debug ("reply not delivered: %s", g_strerror (errno));
+          conn_reply_done (conn, FALSE);
+          return TRUE;
+        }
+    }
+  conn_reply_done (conn, TRUE);
+  return TRUE;
+}
+
+static gboolean
+on_conn_writable (int          fd,
+                  GIOCondition condition,
+                  gpointer     user_data)
+{
+  HolderConn *conn = user_data;
+
+  /* conn_flush() finishes the connection (and this source) when done. */
+  if (conn_flush (conn))
+    return G_SOURCE_REMOVE;
+  return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -435,9 +492,6 @@ conn_reply_then (HolderConn   *conn,
                  HolderReply  *reply,
                  void        (*then) (HolderMember *member))
 {
-  ReplyWrite *w;
-  gsize len = 0;
-
   if (conn->closed || conn->replying)
     {
       if (then != NULL)
@@ -446,16 +500,14 @@ conn_reply_then (HolderConn   *conn,
     }
   conn->replying = TRUE;
   conn_stop_timer (conn);
+  conn_clear_source (&conn->watch);
 
-  w = g_new0 (ReplyWrite, 1);
-  w->conn = conn_ref (conn);
-  w->then = then;
-  w->bytes = holder_reply_serialize (reply, &len);
-  /* No cancellable: a reply is always written in full (or fails because the
-   * client went away). */
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (conn->connection)),
-                                   w->bytes, len, G_PRIORITY_DEFAULT, NULL,
-                                   on_reply_written, w);
+  conn->then = then;
+  conn->out = holder_reply_serialize (reply, &conn->out_len);
+  /* A reply is always written in full, or fails because the client went
+   * away; a slow reader only makes us wait for writability. */
+  if (!conn_flush (conn))
+    conn_watch (conn, G_IO_OUT, on_conn_writable);
 }
 
 static void
@@ -1110,77 +1162,7 @@ conn_dispatch (HolderConn *conn,
     }
 }
 
-static void conn_read_more (HolderConn *conn);
-
-static void
-on_conn_read (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  HolderConn *conn = user_data;
-  g_autoptr(GError) error = NULL;
-  gssize n;
-  const guint8 *newline;
-
-  n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
-  if (conn->closed)
-    {
-      conn_unref (conn);
-      return;
-    }
-  if (n < 0)
-    {
-      g_debug ("read request: %s", error->message);
-      conn_close (conn);
-      conn_unref (conn);
-      return;
-    }
-
-  g_byte_array_set_size (conn->buffer, conn->scanned + n);
-  if (n == 0)
-    {
-      /* EOF. A client that sent a complete object and shut down its side
-       * without a newline still gets its reply; an empty one is dropped. */
-      if (conn->scanned > 0)
-        conn_dispatch (conn, (const char *) conn->buffer->data, conn->scanned);
-      else
-        conn_close (conn);
-      conn_unref (conn);
-      return;
-    }
-
-  newline = memchr (conn->buffer->data + conn->scanned, '\n', n);
-  conn->scanned += n;
-  if (newline != NULL)
-    {
-      /* Bytes after the newline are ignored: one request per connection. */
-      conn_dispatch (conn, (const char *) conn->buffer->data,
-                     newline - conn->buffer->data + 1);
-      conn_unref (conn);
-      return;
-    }
-  if (conn->scanned >= HOLDER_CODEC_MAX_LINE)
-    {
-      conn->linger = TRUE;
-      conn_reply_error (conn, "request too long: the limit is %d bytes", HOLDER_CODEC_MAX_LINE);
-      conn_unref (conn);
-      return;
-    }
-  conn_read_more (conn);
-  conn_unref (conn);
-}
-
-static void
-conn_read_more (HolderConn *conn)
-{
-  gsize want = MIN (READ_CHUNK, HOLDER_CODEC_MAX_LINE - conn->scanned);
-
-  g_byte_array_set_size (conn->buffer, conn->scanned + want);
-  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (conn->connection)),
-                             conn->buffer->data + conn->scanned, want,
-                             G_PRIORITY_DEFAULT, conn->cancellable,
-                             on_conn_read, conn_ref (conn));
-}
+static gboolean on_conn_readable (int fd, GIOCondition condition, gpointer user_data);
 
 static gboolean
 on_conn_timeout (gpointer user_data)
@@ -1194,9 +1176,82 @@ on_conn_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* Reads what has arrived. The request is dispatched once its line is in
+ * (bytes after the newline are ignored: one request per connection), or on
+ * EOF after a complete object without a newline. */
 static void
-on_incoming_member (GSocketConnection *connection,
-                    gpointer           user_data)
+conn_read (HolderConn *conn)
+{
+  for (;;)
+    {
+      gsize want = MIN (READ_CHUNK, HOLDER_CODEC_MAX_LINE - conn->scanned);
+      const guint8 *newline;
+      ssize_t n;
+
+      g_byte_array_set_size (conn->buffer, conn->scanned + want);
+      n = recv (conn->fd, conn->buffer->data + conn->scanned, want, 0);
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          if (errno == EAGAIN || errno == EWOULDBLOCK)
+            {
+              /* Wait, but not forever: half-open clients must not pin
+               * descriptors. */
+              if (conn->watch == NULL)
+                conn_watch (conn, G_IO_IN, on_conn_readable);
+              if (conn->timeout == NULL)
+                conn_start_timer (conn, conn->server->request_timeout_ms, on_conn_timeout);
+              return;
+            }
+          g_debug ("read request: %s", g_strerror (errno));
+          conn_close (conn);
+          return;
+        }
+      if (n == 0)
+        {
+          conn_clear_source (&conn->watch);
+          if (conn->scanned > 0)
+            conn_dispatch (conn, (const char *) conn->buffer->data, conn->scanned);
+          else
+            conn_close (conn);
+          return;
+        }
+
+      newline = memchr (conn->buffer->data + conn->scanned, '\n', n);
+      conn->scanned += n;
+      if (newline != NULL)
+        {
+          conn_clear_source (&conn->watch);
+          conn_dispatch (conn, (const char *) conn->buffer->data,
+                         newline - conn->buffer->data + 1);
+          return;
+        }
+      if (conn->scanned >= HOLDER_CODEC_MAX_LINE)
+        {
+          conn->linger = TRUE;
+          conn_reply_error (conn, "request too long: the limit is %d bytes", HOLDER_CODEC_MAX_LINE);
+          return;
+        }
+    }
+}
+
+static gboolean
+on_conn_readable (int          fd,
+                  GIOCondition condition,
+                  gpointer     user_data)
+{
+  HolderConn *conn = conn_ref (user_data);
+
+  conn_read (conn);
+  conn_unref (conn);
+  /* conn_read() keeps, replaces or removes conn->watch itself. */
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_incoming_member (int      fd,
+                    gpointer user_data)
 {
   HolderMember *m = user_data;
   HolderServer *self = m->server;
@@ -1206,17 +1261,16 @@ on_incoming_member (GSocketConnection *connection,
   conn->ref_count = 1;
   conn->server = self;
   conn->member = member_ref (m);
-  conn->denied = !holder_peer_is_allowed (connection, &conn->denied_uid);
-  conn->connection = g_object_ref (connection);
-  conn->cancellable = g_cancellable_new ();
+  conn->fd = fd;
+  conn->denied = !holder_peer_is_allowed (fd, &conn->denied_uid);
   conn->buffer = g_byte_array_sized_new (READ_CHUNK);
-  self->connections = g_list_prepend (self->connections, conn);
+  g_queue_push_tail (&self->connections, conn);
+  conn->link = self->connections.tail;
 
-  conn->timeout = g_timeout_source_new (self->request_timeout_ms);
-  g_source_set_callback (conn->timeout, on_conn_timeout, conn, NULL);
-  g_source_attach (conn->timeout, self->context);
-
-  conn_read_more (conn);
+  /* The request is often there already: read before waiting. */
+  conn_ref (conn);
+  conn_read (conn);
+  conn_unref (conn);
 }
 
 /* ---------------------------------------------------------- backend host */
@@ -1518,14 +1572,14 @@ server_shutdown_step (HolderServer *self)
 
   /* 5. Replies still being written go out in full. Connections that never
    * sent a request are dropped. */
-  for (GList *l = self->connections; l != NULL;)
+  for (GList *l = self->connections.head; l != NULL;)
     {
       HolderConn *conn = l->data;
       l = l->next;
       if (!conn->replying)
         conn_close (conn);
     }
-  if (self->connections != NULL)
+  if (!g_queue_is_empty (&self->connections))
     return;
 
   if (self->budget != NULL)
@@ -1613,8 +1667,8 @@ holder_server_free (HolderServer *self)
       g_source_destroy (self->budget);
       g_clear_pointer (&self->budget, g_source_unref);
     }
-  while (self->connections != NULL)
-    conn_close (self->connections->data);
+  while (!g_queue_is_empty (&self->connections))
+    conn_close (g_queue_peek_head (&self->connections));
   g_hash_table_destroy (self->members);
   g_hash_table_destroy (self->reservations);
   g_hash_table_destroy (self->reserving);
