@@ -16,6 +16,9 @@ extern const HolderBackendClass holder_backend_fake_class;
 #ifdef HOLDER_HAVE_BACKEND_CLOUD_HYPERVISOR
 extern const HolderBackendClass holder_backend_cloud_hypervisor_class;
 #endif
+#ifdef HOLDER_HAVE_BACKEND_LIBVIRT
+extern const HolderBackendClass holder_backend_libvirt_class;
+#endif
 
 /* NULL-terminated so that a build with no backend at all still compiles. */
 static const HolderBackendClass *const backend_classes[] = {
@@ -24,6 +27,9 @@ static const HolderBackendClass *const backend_classes[] = {
 #endif
 #ifdef HOLDER_HAVE_BACKEND_CLOUD_HYPERVISOR
   &holder_backend_cloud_hypervisor_class,
+#endif
+#ifdef HOLDER_HAVE_BACKEND_LIBVIRT
+  &holder_backend_libvirt_class,
 #endif
   NULL,
 };

@@ -10,7 +10,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
-#include "holder-ch-boot.h"
+#include "holder-boot-extract.h"
 #include "holder-error.h"
 
 /* The images are real ext4 filesystems and partition tables built with
@@ -230,7 +230,7 @@ test_bare_versioned (void)
 {
   g_autofree char *tmpdir = NULL;
   g_autofree char *image = NULL;
-  g_autoptr(HolderChBootFiles) files = NULL;
+  g_autoptr(HolderBootFiles) files = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *kernel_cache = NULL;
   g_autofree char *initrd_cache = NULL;
@@ -241,7 +241,7 @@ test_bare_versioned (void)
   image = g_build_filename (tmpdir, "disk.raw", NULL);
   make_bare_image (image, tmpdir, versioned);
 
-  files = holder_ch_boot_extract (image, &error);
+  files = holder_boot_extract (image, &error);
   g_assert_no_error (error);
   g_assert_nonnull (files);
   kernel_cache = g_strconcat (image, ".vmlinux", NULL);
@@ -269,7 +269,7 @@ test_unversioned_wins (void)
   };
   g_autofree char *tmpdir = NULL;
   g_autofree char *image = NULL;
-  g_autoptr(HolderChBootFiles) files = NULL;
+  g_autoptr(HolderBootFiles) files = NULL;
   g_autoptr(GError) error = NULL;
 
   if (skip_without_tools ())
@@ -278,7 +278,7 @@ test_unversioned_wins (void)
   image = g_build_filename (tmpdir, "disk.raw", NULL);
   make_bare_image (image, tmpdir, entries);
 
-  files = holder_ch_boot_extract (image, &error);
+  files = holder_boot_extract (image, &error);
   g_assert_no_error (error);
   assert_file_equals (files->kernel_path, "KERNEL-9", 8);
   assert_file_equals (files->initramfs_path, "INITRD-9", 8);
@@ -302,7 +302,7 @@ test_root_symlinks (void)
   };
   g_autofree char *tmpdir = NULL;
   g_autofree char *image = NULL;
-  g_autoptr(HolderChBootFiles) files = NULL;
+  g_autoptr(HolderBootFiles) files = NULL;
   g_autoptr(GError) error = NULL;
 
   if (skip_without_tools ())
@@ -311,7 +311,7 @@ test_root_symlinks (void)
   image = g_build_filename (tmpdir, "disk.raw", NULL);
   make_bare_image (image, tmpdir, entries);
 
-  files = holder_ch_boot_extract (image, &error);
+  files = holder_boot_extract (image, &error);
   g_assert_no_error (error);
   assert_file_equals (files->kernel_path, "KERNEL-9", 8);
   assert_file_equals (files->initramfs_path, "INITRD-9", 8);
@@ -323,7 +323,7 @@ test_gpt (void)
 {
   g_autofree char *tmpdir = NULL;
   g_autofree char *image = NULL;
-  g_autoptr(HolderChBootFiles) files = NULL;
+  g_autoptr(HolderBootFiles) files = NULL;
   g_autoptr(GError) error = NULL;
 
   if (skip_without_tools ())
@@ -333,7 +333,7 @@ test_gpt (void)
   make_partitioned_image (image, tmpdir, "label: gpt\nstart=2048, type=linux\n",
                           1048576, versioned, 0, NULL);
 
-  files = holder_ch_boot_extract (image, &error);
+  files = holder_boot_extract (image, &error);
   g_assert_no_error (error);
   assert_file_equals (files->kernel_path, "KERNEL-10", 9);
   assert_file_equals (files->initramfs_path, "INITRD-10", 9);
@@ -359,7 +359,7 @@ test_gpt_boot_partition (void)
   };
   g_autofree char *tmpdir = NULL;
   g_autofree char *image = NULL;
-  g_autoptr(HolderChBootFiles) files = NULL;
+  g_autoptr(HolderBootFiles) files = NULL;
   g_autoptr(GError) error = NULL;
 
   if (skip_without_tools ())
@@ -372,7 +372,7 @@ test_gpt_boot_partition (void)
                           "start=34816, size=32768, type=linux\n",
                           1048576, root_fs, 34816 * 512, boot_fs);
 
-  files = holder_ch_boot_extract (image, &error);
+  files = holder_boot_extract (image, &error);
   g_assert_no_error (error);
   assert_file_equals (files->kernel_path, "KERNEL-10", 9);
   assert_file_equals (files->initramfs_path, "INITRD-10", 9);
@@ -384,7 +384,7 @@ test_mbr (void)
 {
   g_autofree char *tmpdir = NULL;
   g_autofree char *image = NULL;
-  g_autoptr(HolderChBootFiles) files = NULL;
+  g_autoptr(HolderBootFiles) files = NULL;
   g_autoptr(GError) error = NULL;
 
   if (skip_without_tools ())
@@ -394,7 +394,7 @@ test_mbr (void)
   make_partitioned_image (image, tmpdir, "label: dos\nstart=2048, type=83\n",
                           1048576, versioned, 0, NULL);
 
-  files = holder_ch_boot_extract (image, &error);
+  files = holder_boot_extract (image, &error);
   g_assert_no_error (error);
   assert_file_equals (files->kernel_path, "KERNEL-10", 9);
   assert_file_equals (files->initramfs_path, "INITRD-10", 9);
@@ -465,7 +465,7 @@ test_gzip_kernel (void)
   g_autofree char *image = NULL;
   g_autoptr(GBytes) plain = make_payload ("\x7f" "ELF", 3 * 1024 * 1024 + 17);
   g_autoptr(GBytes) packed = gzip_bytes (plain, G_MAXSIZE);
-  g_autoptr(HolderChBootFiles) files = NULL;
+  g_autoptr(HolderBootFiles) files = NULL;
   g_autoptr(GError) error = NULL;
   gsize len = 0;
   const char *data = g_bytes_get_data (plain, &len);
@@ -477,7 +477,7 @@ test_gzip_kernel (void)
   g_assert_cmpuint (g_bytes_get_size (packed), >, 1024 * 1024);
   make_image_with_kernel (image, tmpdir, packed);
 
-  files = holder_ch_boot_extract (image, &error);
+  files = holder_boot_extract (image, &error);
   g_assert_no_error (error);
   /* A kernel without an initrd is allowed. */
   g_assert_null (files->initramfs_path);
@@ -493,7 +493,7 @@ test_plain_kernel_verbatim (void)
   g_autofree char *image = NULL;
   /* A bzImage starts "MZ" and is kept as it is, over several chunks. */
   g_autoptr(GBytes) bzimage = make_payload ("MZ", 2 * 1024 * 1024 + 5);
-  g_autoptr(HolderChBootFiles) files = NULL;
+  g_autoptr(HolderBootFiles) files = NULL;
   g_autoptr(GError) error = NULL;
   gsize len = 0;
   const char *data = g_bytes_get_data (bzimage, &len);
@@ -504,7 +504,7 @@ test_plain_kernel_verbatim (void)
   image = g_build_filename (tmpdir, "disk.raw", NULL);
   make_image_with_kernel (image, tmpdir, bzimage);
 
-  files = holder_ch_boot_extract (image, &error);
+  files = holder_boot_extract (image, &error);
   g_assert_no_error (error);
   assert_file_equals (files->kernel_path, data, len);
   rm_rf (tmpdir);
@@ -518,7 +518,7 @@ test_truncated_gzip (void)
   g_autofree char *kernel_cache = NULL;
   g_autoptr(GBytes) plain = make_payload ("\x7f" "ELF", 256 * 1024);
   g_autoptr(GBytes) packed = gzip_bytes (plain, 100 * 1024);
-  g_autoptr(HolderChBootFiles) files = NULL;
+  g_autoptr(HolderBootFiles) files = NULL;
   g_autoptr(GError) error = NULL;
 
   if (skip_without_tools ())
@@ -527,7 +527,7 @@ test_truncated_gzip (void)
   image = g_build_filename (tmpdir, "disk.raw", NULL);
   make_image_with_kernel (image, tmpdir, packed);
 
-  files = holder_ch_boot_extract (image, &error);
+  files = holder_boot_extract (image, &error);
   g_assert_null (files);
   g_assert_nonnull (error);
   g_test_message ("error: %s", error->message);
@@ -550,7 +550,7 @@ test_no_kernel (void)
   g_autofree char *tmpdir = NULL;
   g_autofree char *image = NULL;
   g_autofree char *prefix = NULL;
-  g_autoptr(HolderChBootFiles) files = NULL;
+  g_autoptr(HolderBootFiles) files = NULL;
   g_autoptr(GError) error = NULL;
 
   if (skip_without_tools ())
@@ -560,7 +560,7 @@ test_no_kernel (void)
   make_partitioned_image (image, tmpdir, "label: gpt\nstart=2048, type=linux\n",
                           1048576, entries, 0, NULL);
 
-  files = holder_ch_boot_extract (image, &error);
+  files = holder_boot_extract (image, &error);
   g_assert_null (files);
   g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND);
   g_test_message ("error: %s", error->message);
@@ -579,13 +579,13 @@ test_not_a_filesystem (void)
   g_autofree char *image = g_build_filename (tmpdir, "disk.raw", NULL);
   g_autofree char *prefix = NULL;
   g_autoptr(GBytes) noise = make_payload ("", 4 * 1024 * 1024);
-  g_autoptr(HolderChBootFiles) files = NULL;
+  g_autoptr(HolderBootFiles) files = NULL;
   g_autoptr(GError) error = NULL;
 
   g_file_set_contents (image, g_bytes_get_data (noise, NULL), g_bytes_get_size (noise), &error);
   g_assert_no_error (error);
 
-  files = holder_ch_boot_extract (image, &error);
+  files = holder_boot_extract (image, &error);
   g_assert_null (files);
   g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND);
   g_test_message ("error: %s", error->message);
@@ -601,10 +601,10 @@ test_missing_disk (void)
 {
   g_autofree char *tmpdir = make_tmpdir ();
   g_autofree char *image = g_build_filename (tmpdir, "absent.raw", NULL);
-  g_autoptr(HolderChBootFiles) files = NULL;
+  g_autoptr(HolderBootFiles) files = NULL;
   g_autoptr(GError) error = NULL;
 
-  files = holder_ch_boot_extract (image, &error);
+  files = holder_boot_extract (image, &error);
   g_assert_null (files);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
   g_assert_true (g_str_has_prefix (error->message, "extract kernel from "));
@@ -633,9 +633,9 @@ test_cache_reuse (void)
 {
   g_autofree char *tmpdir = NULL;
   g_autofree char *image = NULL;
-  g_autoptr(HolderChBootFiles) first = NULL;
-  g_autoptr(HolderChBootFiles) second = NULL;
-  g_autoptr(HolderChBootFiles) third = NULL;
+  g_autoptr(HolderBootFiles) first = NULL;
+  g_autoptr(HolderBootFiles) second = NULL;
+  g_autoptr(HolderBootFiles) third = NULL;
   g_autoptr(GError) error = NULL;
   struct stat k1, i1, k2, i2, k3, i3;
 
@@ -648,12 +648,12 @@ test_cache_reuse (void)
    * decide whether the cache is newer. */
   set_mtime (image, g_get_real_time () / G_USEC_PER_SEC - 100, 0);
 
-  first = holder_ch_boot_extract (image, &error);
+  first = holder_boot_extract (image, &error);
   g_assert_no_error (error);
   stat_path (first->kernel_path, &k1);
   stat_path (first->initramfs_path, &i1);
 
-  second = holder_ch_boot_extract (image, &error);
+  second = holder_boot_extract (image, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (second->kernel_path, ==, first->kernel_path);
   g_assert_cmpstr (second->initramfs_path, ==, first->initramfs_path);
@@ -667,7 +667,7 @@ test_cache_reuse (void)
 
   /* The disk changed after the extraction: the cache is stale. */
   set_mtime (image, k1.st_mtim.tv_sec + 1, k1.st_mtim.tv_nsec);
-  third = holder_ch_boot_extract (image, &error);
+  third = holder_boot_extract (image, &error);
   g_assert_no_error (error);
   stat_path (third->kernel_path, &k3);
   stat_path (third->initramfs_path, &i3);
@@ -688,9 +688,9 @@ test_stale_initrd_removed (void)
   };
   g_autofree char *tmpdir = NULL;
   g_autofree char *image = NULL;
-  g_autoptr(HolderChBootFiles) first = NULL;
-  g_autoptr(HolderChBootFiles) second = NULL;
-  g_autoptr(HolderChBootFiles) third = NULL;
+  g_autoptr(HolderBootFiles) first = NULL;
+  g_autoptr(HolderBootFiles) second = NULL;
+  g_autoptr(HolderBootFiles) third = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *initrd_cache = NULL;
 
@@ -701,13 +701,13 @@ test_stale_initrd_removed (void)
   initrd_cache = g_strconcat (image, ".initrd", NULL);
   make_bare_image (image, tmpdir, versioned);
   set_mtime (image, g_get_real_time () / G_USEC_PER_SEC - 100, 0);
-  first = holder_ch_boot_extract (image, &error);
+  first = holder_boot_extract (image, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (first->initramfs_path, ==, initrd_cache);
 
   make_bare_image (image, tmpdir, kernel_only);
   set_mtime (image, g_get_real_time () / G_USEC_PER_SEC + 100, 0);
-  second = holder_ch_boot_extract (image, &error);
+  second = holder_boot_extract (image, &error);
   g_assert_no_error (error);
   g_assert_null (second->initramfs_path);
   assert_file_equals (second->kernel_path, "KERNEL-11", 9);
@@ -715,7 +715,7 @@ test_stale_initrd_removed (void)
 
   /* And the cache of a kernel-only image is reused as such. */
   set_mtime (image, g_get_real_time () / G_USEC_PER_SEC - 100, 0);
-  third = holder_ch_boot_extract (image, &error);
+  third = holder_boot_extract (image, &error);
   g_assert_no_error (error);
   g_assert_null (third->initramfs_path);
   assert_file_equals (third->kernel_path, "KERNEL-11", 9);
@@ -724,7 +724,7 @@ test_stale_initrd_removed (void)
 
 typedef struct {
   GThread *thread;
-  HolderChBootFiles *files;
+  HolderBootFiles *files;
   GError *error;
   gboolean done;
 } AsyncResult;
@@ -737,7 +737,7 @@ on_extracted (GObject      *source,
   AsyncResult *r = user_data;
 
   r->thread = g_thread_self ();
-  r->files = holder_ch_boot_extract_finish (result, &r->error);
+  r->files = holder_boot_extract_finish (result, &r->error);
   r->done = TRUE;
 }
 
@@ -759,7 +759,7 @@ test_async (void)
   /* Concurrent extractions of one disk race on the same cache names; each
    * renames a complete file into place. */
   for (int i = 0; i < N; i++)
-    holder_ch_boot_extract_async (image, NULL, on_extracted, &results[i]);
+    holder_boot_extract_async (image, NULL, on_extracted, &results[i]);
   while (!all_done)
     {
       g_main_context_iteration (NULL, TRUE);
@@ -774,7 +774,7 @@ test_async (void)
       g_assert_true (results[i].thread == g_thread_self ());
       assert_file_equals (results[i].files->kernel_path, "KERNEL-10", 9);
       assert_file_equals (results[i].files->initramfs_path, "INITRD-10", 9);
-      holder_ch_boot_files_free (results[i].files);
+      holder_boot_files_free (results[i].files);
     }
   assert_no_temp_files (tmpdir);
   rm_rf (tmpdir);
@@ -789,7 +789,7 @@ test_async_cancelled (void)
   AsyncResult result = { 0 };
 
   g_cancellable_cancel (cancellable);
-  holder_ch_boot_extract_async (image, cancellable, on_extracted, &result);
+  holder_boot_extract_async (image, cancellable, on_extracted, &result);
   while (!result.done)
     g_main_context_iteration (NULL, TRUE);
   g_assert_null (result.files);

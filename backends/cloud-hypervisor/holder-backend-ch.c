@@ -9,8 +9,8 @@
  * few small files), so they run on the main loop and complete their tasks
  * at once. A VM is a tap on the bridge plus one cloud-hypervisor process
  * (holder-ch-vm.c); its kernel comes from the spec or out of its disk
- * (holder-ch-boot.c, on a worker thread), its binary from the system or a
- * checked download (holder-ch-binary.c).
+ * (holder-boot-extract.c in backends/linux-boot, on a worker thread), its
+ * binary from the system or a checked download (holder-ch-binary.c).
  *
  * HolderBackend is a plain struct, not a GObject, so the tasks carry no
  * source object.
@@ -22,7 +22,7 @@
 #include "holder-store.h"
 #include "holder-linux-net.h"
 #include "holder-ch-binary.h"
-#include "holder-ch-boot.h"
+#include "holder-boot-extract.h"
 #include "holder-ch-vm.h"
 
 typedef struct {
@@ -375,10 +375,10 @@ on_boot_files (GObject      *source,
 {
   g_autoptr(GTask) task = user_data;
   HolderVm *vm = create_op_vm (task);
-  g_autoptr(HolderChBootFiles) files = NULL;
+  g_autoptr(HolderBootFiles) files = NULL;
   GError *error = NULL;
 
-  files = holder_ch_boot_extract_finish (result, &error);
+  files = holder_boot_extract_finish (result, &error);
   if (files == NULL)
     {
       g_task_return_error (task, error);
@@ -396,7 +396,7 @@ create_vm_boot_files (GTask *task)
   HolderVm *vm = create_op_vm (task);
 
   vm->cmdline = g_strdup (vm->spec->cmdline != NULL ? vm->spec->cmdline
-                                                    : HOLDER_CH_DEFAULT_CMDLINE);
+                                                    : HOLDER_BOOT_DEFAULT_CMDLINE);
   if (vm->spec->kernel_path != NULL)
     {
       vm->kernel_path = g_strdup (vm->spec->kernel_path);
@@ -404,7 +404,7 @@ create_vm_boot_files (GTask *task)
       create_vm_complete (task);
       return;
     }
-  holder_ch_boot_extract_async (vm->spec->disk_path, g_task_get_cancellable (task),
+  holder_boot_extract_async (vm->spec->disk_path, g_task_get_cancellable (task),
                                 on_boot_files, g_object_ref (task));
 }
 

@@ -7,18 +7,16 @@
  */
 #define G_LOG_DOMAIN "holder-linux-net"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 
 #include "holder-error.h"
+#include "holder-ipam.h"
 #include "holder-linux-net.h"
 #include "holder-linux-net-host.h"
 #include "holder-linux-net-record.h"
 
 #define SUBNET_COUNT    256
-#define FIRST_HOST      2
-#define LAST_HOST       254
 #define NAME_ATTEMPTS   16
 
 struct _HolderLinuxNet {
@@ -29,9 +27,7 @@ struct _HolderLinuxNet {
   guint            third_octet;
   gboolean         holds_subnet;
   gboolean         closed;
-  /* Reservations: name -> "192.168.X.Y", and the taken host parts. */
-  GHashTable      *by_name;
-  gboolean         taken[256];
+  HolderIpam      *ipam;     /* once the subnet is chosen */
 };
 
 /* The /24s this process has handed out and not closed yet: two networks of
@@ -74,7 +70,7 @@ holder_linux_net_free (HolderLinuxNet *net)
   holder_net_sock_free (net->sock);
   holder_net_record_free (net->record);
   g_free (net->gateway);
-  g_clear_pointer (&net->by_name, g_hash_table_unref);
+  g_clear_pointer (&net->ipam, holder_ipam_free);
   g_free (net);
 }
 
@@ -266,6 +262,7 @@ net_choose_subnet (HolderLinuxNet *net,
 
   net->record->subnet = subnet_for (net->third_octet);
   net->gateway = g_strdup_printf ("192.168.%u.1", net->third_octet);
+  net->ipam = holder_ipam_new ((192u << 24) | (168u << 16) | (net->third_octet << 8));
   return TRUE;
 }
 
@@ -370,7 +367,6 @@ net_new (const char *root)
 
   net->dir = networks_dir (root);
   net->record = holder_net_record_new ();
-  net->by_name = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   return net;
 }
 
@@ -434,59 +430,18 @@ holder_linux_net_create (const char *root,
 
 /* ---- reserve ------------------------------------------------------------ */
 
-/* The host part (2..254) of @ip_hint when it is a usable address of the
- * subnet, else 0. */
-static guint
-hint_host_part (HolderLinuxNet *net,
-                const char     *ip_hint)
-{
-  struct in_addr addr;
-  guint32 host;
-
-  if (ip_hint == NULL || inet_pton (AF_INET, ip_hint, &addr) != 1)
-    return 0;
-  host = ntohl (addr.s_addr);
-  if ((host >> 8) != ((192u << 16) | (168u << 8) | net->third_octet))
-    return 0;
-  host &= 0xff;
-  return (host >= FIRST_HOST && host <= LAST_HOST) ? host : 0;
-}
-
 char *
 holder_linux_net_reserve (HolderLinuxNet *net,
                           const char     *name,
                           const char     *ip_hint,
                           GError        **error)
 {
-  const char *existing;
-  guint host;
-  char *ip;
-
   g_return_val_if_fail (net != NULL, NULL);
   g_return_val_if_fail (name != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  g_return_val_if_fail (net->ipam != NULL, NULL);
 
-  existing = g_hash_table_lookup (net->by_name, name);
-  if (existing != NULL)
-    return g_strdup (existing);
-
-  host = hint_host_part (net, ip_hint);
-  if (host == 0 || net->taken[host])
-    {
-      for (host = FIRST_HOST; host <= LAST_HOST && net->taken[host]; host++)
-        ;
-      if (host > LAST_HOST)
-        {
-          g_set_error_literal (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                               "no free IP in subnet");
-          return NULL;
-        }
-    }
-
-  net->taken[host] = TRUE;
-  ip = g_strdup_printf ("192.168.%u.%u", net->third_octet, host);
-  g_hash_table_insert (net->by_name, g_strdup (name), g_strdup (ip));
-  return ip;
+  return holder_ipam_reserve (net->ipam, name, ip_hint, error);
 }
 
 /* ---- taps --------------------------------------------------------------- */

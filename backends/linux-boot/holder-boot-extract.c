@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#define G_LOG_DOMAIN "holder-ch-boot"
+#define G_LOG_DOMAIN "holder-boot-extract"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 #include <gio/gunixoutputstream.h>
 #include <glib/gstdio.h>
 
-#include "holder-ch-boot.h"
+#include "holder-boot-extract.h"
 #include "holder-error.h"
 
 #define SECTOR_SIZE 512
@@ -37,7 +37,7 @@ file_close (ext2_file_t file)
 G_DEFINE_AUTO_CLEANUP_FREE_FUNC (ext2_file_t, file_close, NULL)
 
 void
-holder_ch_boot_files_free (HolderChBootFiles *files)
+holder_boot_files_free (HolderBootFiles *files)
 {
   if (files == NULL)
     return;
@@ -523,14 +523,14 @@ cache_is_fresh (const struct stat *disk_st,
   return S_ISREG (st.st_mode) && mtime_after (&st, disk_st);
 }
 
-static HolderChBootFiles *
+static HolderBootFiles *
 extract (const char    *disk_path,
          GCancellable  *cancellable,
          GError       **error)
 {
   g_autofree char *kernel_cache = g_strconcat (disk_path, ".vmlinux", NULL);
   g_autofree char *initrd_cache = g_strconcat (disk_path, ".initrd", NULL);
-  g_autoptr(HolderChBootFiles) files = g_new0 (HolderChBootFiles, 1);
+  g_autoptr(HolderBootFiles) files = g_new0 (HolderBootFiles, 1);
   g_auto(ext2_filsys) fs = NULL;
   BootChoice choice = { NULL, NULL };
   gboolean has_initrd = FALSE;
@@ -594,11 +594,11 @@ fail:
   return NULL;
 }
 
-HolderChBootFiles *
-holder_ch_boot_extract (const char  *disk_path,
+HolderBootFiles *
+holder_boot_extract (const char  *disk_path,
                         GError     **error)
 {
-  HolderChBootFiles *files;
+  HolderBootFiles *files;
 
   g_return_val_if_fail (disk_path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -619,7 +619,7 @@ extract_thread (GTask        *task,
 {
   const char *disk_path = task_data;
   GError *error = NULL;
-  HolderChBootFiles *files;
+  HolderBootFiles *files;
 
   if (g_task_return_error_if_cancelled (task))
     return;
@@ -630,11 +630,11 @@ extract_thread (GTask        *task,
       g_task_return_error (task, error);
       return;
     }
-  g_task_return_pointer (task, files, (GDestroyNotify) holder_ch_boot_files_free);
+  g_task_return_pointer (task, files, (GDestroyNotify) holder_boot_files_free);
 }
 
 void
-holder_ch_boot_extract_async (const char          *disk_path,
+holder_boot_extract_async (const char          *disk_path,
                               GCancellable        *cancellable,
                               GAsyncReadyCallback  callback,
                               gpointer             user_data)
@@ -650,8 +650,8 @@ holder_ch_boot_extract_async (const char          *disk_path,
   g_task_run_in_thread (task, extract_thread);
 }
 
-HolderChBootFiles *
-holder_ch_boot_extract_finish (GAsyncResult  *result,
+HolderBootFiles *
+holder_boot_extract_finish (GAsyncResult  *result,
                                GError       **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * Address reservation in one IPv4 /24, shared by the Linux VM backends:
+ * pure bookkeeping, no host state. The gateway is always .1; .0 and .255
+ * are the network and broadcast addresses; members get .2 to .254.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _HolderIpam HolderIpam;
+
+/* @subnet_base is the /24's network address in host byte order
+ * (0xC0A86400 for 192.168.100.0/24); its last byte is ignored. */
+HolderIpam *holder_ipam_new (guint32 subnet_base);
+void holder_ipam_free (HolderIpam *ipam);
+
+/* Reserves an address for @name, or returns the one it already holds:
+ * @ip_hint when it is inside the subnet, free, not the gateway, network or
+ * broadcast address; else the lowest free one from .2. A full subnet fails
+ * with HOLDER_ERROR_BACKEND "no free IP in subnet". Returns "A.B.C.D". */
+char *holder_ipam_reserve (HolderIpam  *ipam,
+                           const char  *name,
+                           const char  *ip_hint,
+                           GError     **error);
+
+/* The address @name holds, or NULL. */
+const char *holder_ipam_lookup (HolderIpam *ipam,
+                                const char *name);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HolderIpam, holder_ipam_free)
+
+G_END_DECLS
