@@ -31,6 +31,19 @@
  * was just spawned listens within a few milliseconds, and a failed connect
  * to a Unix socket costs microseconds. */
 #define DIAL_RETRY_MS 5
+
+/* HOLDER_CLIENT_BIND_WINDOW_MS, or FLEETBOX_BIND_TIMEOUT (a Go duration)
+ * for helpers that start slowly: under valgrind, or on a loaded machine. */
+static int
+bind_window_ms (void)
+{
+  const char *value = g_getenv ("FLEETBOX_BIND_TIMEOUT");
+  gint64 usec = 0;
+
+  if (value != NULL && holder_parse_go_duration (value, &usec) && usec > 0)
+    return (int) MIN (usec / 1000, G_MAXINT);
+  return HOLDER_CLIENT_BIND_WINDOW_MS;
+}
 /* Status and stop dial a socket whose pidfile names a live helper: if the
  * socket is not there within this, the member is being retired (or was
  * never served) and the store has the answer. */
@@ -1122,7 +1135,7 @@ spawn_bind (HolderHelper  *helper,
   gint64 deadline;
 
   path = holder_store_control_socket_path (helper->root, helper->primary);
-  deadline = g_get_monotonic_time () + HOLDER_CLIENT_BIND_WINDOW_MS * 1000;
+  deadline = g_get_monotonic_time () + bind_window_ms () * 1000;
 
   for (;;)
     {
@@ -1146,7 +1159,7 @@ spawn_bind (HolderHelper  *helper,
         {
           g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_TIMED_OUT,
                        "helper did not complete the bind handshake on %s "
-                       "within %d ms%s%s", path, HOLDER_CLIENT_BIND_WINDOW_MS,
+                       "within %d ms%s%s", path, bind_window_ms (),
                        last_problem != NULL ? ": " : "",
                        last_problem != NULL ? last_problem : "");
           return FALSE;

@@ -29,7 +29,9 @@ G_BEGIN_DECLS
 /* How long a command retries dialling a socket that is not there yet (a
  * detached helper that is still starting). */
 #define HOLDER_CLIENT_DIAL_WINDOW_MS       (10 * 1000)
-/* How long holder_helper_spawn() retries the bind handshake. */
+/* How long holder_helper_spawn() retries the bind handshake; the
+ * FLEETBOX_BIND_TIMEOUT variable (a Go duration such as "60s") overrides it
+ * for helpers that start slowly, under valgrind for instance. */
 #define HOLDER_CLIENT_BIND_WINDOW_MS       (5 * 1000)
 
 typedef enum {

@@ -457,7 +457,7 @@ main (int argc, char **argv)
    * flags the driver builds. */
   if (argc > 2 && g_str_equal (argv[1], "--api-socket"))
     {
-      char **shifted = g_new0 (char *, argc + 2);
+      g_autofree char **shifted = g_new0 (char *, argc + 2);
       shifted[0] = argv[0];
       shifted[1] = (char *) "--scripted-vmm";
       for (int i = 1; i < argc; i++)

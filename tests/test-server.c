@@ -379,7 +379,8 @@ test_status_during_boots (Fixture *fx, gconstpointer data)
 {
   const char *names[] = { "n-1", "n-2", "n-3", NULL };
   RawCall *boots[3];
-  g_autofree char *requests[3] = { NULL, };
+  /* Not g_autofree: on an array it frees the first element only. */
+  char *requests[3] = { NULL, };
   gint64 start;
 
   g_setenv ("FLEETBOX_FAKE_BOOT_DELAY", "1s", TRUE);
@@ -409,6 +410,7 @@ test_status_during_boots (Fixture *fx, gconstpointer data)
     {
       g_autofree char *reply = raw_call_finish (boots[i]);
       g_assert_cmpstr (reply, ==, "{}\n");
+      g_free (requests[i]);
     }
 }
 
@@ -692,7 +694,11 @@ foreign_call (const char *path, const char *request)
       while ((n = read (fd, buf, sizeof buf)) > 0)
         if (write (pipefd[1], buf, n) != n)
           _exit (5);
-      _exit (0);
+      /* Success leaves through exec, not _exit: under valgrind a forked
+       * child's exit runs a leak check that sees the parent's other
+       * threads' memory as lost and fails with --error-exitcode. */
+      execl ("/bin/true", "true", (char *) NULL);
+      _exit (6);
     }
   close (pipefd[1]);
   g_unix_set_fd_nonblocking (pipefd[0], TRUE, NULL);

@@ -18,13 +18,11 @@
 
 #include "holder-ch-vm.h"
 #include "holder-error.h"
+#include "holder-tcp-probe.h"
 
 /* vm.info is polled this often until the API answers (fleetbox: 200 ms). */
 #define API_POLL_MS          25
 #define API_READY_TIMEOUT_S  30
-/* TCP port 22 is probed this often, each attempt bounded like fleetbox's. */
-#define PROBE_INTERVAL_MS    250
-#define PROBE_TIMEOUT_S      2
 /* The stop ladder; the sum stays well inside the client's 30 s budget. */
 #define STOP_POWER_BUTTON_MS 10000
 #define STOP_VMM_SHUTDOWN_MS 3000
@@ -40,6 +38,13 @@ typedef enum {
   STOP_SIGKILL,
   STOP_DONE,
 } StopPhase;
+
+/* The port-22 probe may finish after the VM was freed (it ends within one
+ * interval of being cancelled): it reports through this link, which the VM
+ * cuts when it lets go. */
+typedef struct {
+  HolderChVm *vm;
+} ProbeLink;
 
 struct _HolderChVm {
   GStrv         argv;
@@ -66,6 +71,7 @@ struct _HolderChVm {
   GTask        *wait_task;
   GSource      *probe_timer;
   GCancellable *probe_cancellable;
+  ProbeLink    *probe_link;
   gulong        wait_cancel_handler;
 
   GTask        *stop_task;
@@ -214,6 +220,8 @@ holder_ch_vm_free (HolderChVm *vm)
       g_subprocess_force_exit (vm->process);
     }
   g_cancellable_cancel (vm->life);
+  if (vm->probe_link != NULL)
+    vm->probe_link->vm = NULL;
   if (vm->probe_cancellable != NULL)
     g_cancellable_cancel (vm->probe_cancellable);
   clear_source (&vm->start_timer);
@@ -510,10 +518,8 @@ holder_ch_vm_start_finish (HolderChVm    *vm,
 
 /* ---------------------------------------------------------------- wait ip */
 
-static void probe_once (HolderChVm *vm);
-
 /* Ends the wait: every exit path comes through here, so the cancellable's
- * handler is always disconnected and no probe outlives the task. */
+ * handler is always disconnected and the probe always stopped. */
 static void
 wait_complete (HolderChVm *vm,
                char       *ip,
@@ -522,6 +528,11 @@ wait_complete (HolderChVm *vm,
   GTask *task = g_steal_pointer (&vm->wait_task);
 
   clear_source (&vm->probe_timer);
+  if (vm->probe_link != NULL)
+    {
+      vm->probe_link->vm = NULL;
+      vm->probe_link = NULL;
+    }
   if (vm->probe_cancellable != NULL)
     g_cancellable_cancel (vm->probe_cancellable);
   if (vm->wait_cancel_handler != 0)
@@ -535,59 +546,29 @@ wait_complete (HolderChVm *vm,
   g_object_unref (task);
 }
 
-static gboolean
-on_probe_timer (gpointer user_data)
-{
-  HolderChVm *vm = user_data;
-
-  g_clear_pointer (&vm->probe_timer, g_source_unref);
-  probe_once (vm);
-  return G_SOURCE_REMOVE;
-}
-
 static void
-on_probe_connected (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
+on_probe_done (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
 {
-  HolderChVm *vm = user_data;
-  g_autoptr(GSocketConnection) connection = NULL;
+  ProbeLink *link = user_data;
+  HolderChVm *vm = link->vm;
   g_autoptr(GError) error = NULL;
+  gboolean reached = holder_tcp_probe_finish (result, &error);
 
-  connection = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
-  /* Cancelled: the wait already ended (cancel, VMM exit, free). */
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || vm->wait_task == NULL)
+  g_free (link);
+  /* Gone: the wait ended another way (exit, cancel, free). */
+  if (vm == NULL)
     return;
-
-  if (connection == NULL)
+  vm->probe_link = NULL;
+  if (!reached)
     {
-      vm->probe_timer = add_timeout (PROBE_INTERVAL_MS, on_probe_timer, vm);
+      wait_complete (vm, NULL, g_steal_pointer (&error));
       return;
     }
-
-  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
   vm->guest_up = TRUE;
   g_debug ("VMM %d: guest answers on %s:22", (int) vm->pid, vm->ip);
   wait_complete (vm, g_strdup (vm->ip), NULL);
-}
-
-static void
-probe_once (HolderChVm *vm)
-{
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GInetAddress) address = g_inet_address_new_from_string (vm->ip);
-  g_autoptr(GSocketAddress) target = NULL;
-
-  if (address == NULL)
-    {
-      wait_complete (vm, NULL, g_error_new (HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                                            "%s is not an IP address", vm->ip));
-      return;
-    }
-  target = g_inet_socket_address_new (address, 22);
-  g_socket_client_set_timeout (client, PROBE_TIMEOUT_S);
-  g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (target), vm->probe_cancellable,
-                                 on_probe_connected, vm);
 }
 
 static gboolean
@@ -651,7 +632,9 @@ holder_ch_vm_wait_ip_async (HolderChVm          *vm,
   if (cancellable != NULL)
     vm->wait_cancel_handler = g_cancellable_connect (cancellable, G_CALLBACK (on_wait_cancelled),
                                                      vm, NULL);
-  probe_once (vm);
+  vm->probe_link = g_new0 (ProbeLink, 1);
+  vm->probe_link->vm = vm;
+  holder_tcp_probe_async (vm->ip, 22, vm->probe_cancellable, on_probe_done, vm->probe_link);
 }
 
 char *
