@@ -5,6 +5,7 @@
 #define G_LOG_DOMAIN "holder-test-process"
 
 #include "holder-test-process.h"
+#include "holder-test-util.h"
 
 /* HOLDER_TEST_HELPER_WRAPPER (e.g. "valgrind -q --error-exitcode=1") runs
  * every helper under a wrapper; timing bounds stretch accordingly, and
@@ -233,33 +234,9 @@ sandbox_new (void)
 }
 
 void
-rm_rf (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-
-  if (dir != NULL)
-    {
-      const char *entry;
-
-      while ((entry = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, entry, NULL);
-          struct stat st;
-
-          if (lstat (child, &st) == 0 && S_ISDIR (st.st_mode))
-            rm_rf (child);
-          else
-            g_unlink (child);
-        }
-      g_dir_close (dir);
-    }
-  g_rmdir (path);
-}
-
-void
 sandbox_free (Sandbox *sb)
 {
-  rm_rf (sb->dir);
+  holder_test_remove_tree (sb->dir);
   g_free (sb->dir);
   g_free (sb->root);
   g_free (sb->record);

@@ -95,9 +95,6 @@ Sandbox *
 sandbox_new (void);
 
 void
-rm_rf (const char *path);
-
-void
 sandbox_free (Sandbox *sb);
 
 char *

@@ -8,6 +8,7 @@
 
 #include "holder-ch-binary.h"
 #include "holder-error.h"
+#include "holder-test-util.h"
 
 /* Every download here goes to a small HTTP/1.1 server on 127.0.0.1 in this
  * process; nothing leaves loopback. It is a GSocketService rather than a
@@ -257,35 +258,6 @@ fixture_setup (Fixture       *f,
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr(GFile) file = g_file_new_for_path (path);
-  g_autoptr(GFileEnumerator) children = NULL;
-
-  children = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME ","
-                                        G_FILE_ATTRIBUTE_STANDARD_TYPE,
-                                        G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
-                                        NULL, NULL);
-  if (children != NULL)
-    {
-      GFileInfo *info;
-
-      while ((info = g_file_enumerator_next_file (children, NULL, NULL)))
-        {
-          g_autofree char *child =
-            g_build_filename (path, g_file_info_get_name (info), NULL);
-
-          if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
-            remove_tree (child);
-          else
-            g_unlink (child);
-          g_object_unref (info);
-        }
-    }
-  g_rmdir (path);
-}
-
-static void
 fixture_teardown (Fixture       *f,
                   gconstpointer  data)
 {
@@ -305,7 +277,7 @@ fixture_teardown (Fixture       *f,
     }
   g_ptr_array_unref (f->requests);
   g_clear_object (&f->result);
-  remove_tree (f->tmp);
+  holder_test_remove_tree (f->tmp);
   g_bytes_unref (f->payload);
   g_free (f->payload_sha256);
   g_free (f->base_url);

@@ -12,6 +12,7 @@
 
 #include "holder-boot-extract.h"
 #include "holder-error.h"
+#include "holder-test-util.h"
 
 /* The images are real ext4 filesystems and partition tables built with
  * mkfs.ext4 -d and sfdisk; the "kernels" are small fake files. */
@@ -114,29 +115,6 @@ make_tree (const char        *tmpdir,
 }
 
 static void
-rm_rf (const char *path)
-{
-  GDir *dir;
-  const char *name;
-
-  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-    {
-      dir = g_dir_open (path, 0, NULL);
-      g_assert_nonnull (dir);
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-
-          rm_rf (child);
-        }
-      g_dir_close (dir);
-      g_assert_cmpint (g_rmdir (path), ==, 0);
-    }
-  else
-    g_assert_cmpint (g_unlink (path), ==, 0);
-}
-
-static void
 make_bare_image (const char        *image,
                  const char        *tmpdir,
                  const char *const *entries)
@@ -144,7 +122,7 @@ make_bare_image (const char        *image,
   g_autofree char *tree = make_tree (tmpdir, entries);
 
   run_tool (NULL, "mkfs.ext4", "-q", "-F", "-E", "nodiscard", "-d", tree, image, "32M", NULL);
-  rm_rf (tree);
+  holder_test_remove_tree (tree);
 }
 
 /* A 64 MiB image with the partition table of the sfdisk script @table and
@@ -177,7 +155,7 @@ make_partitioned_image (const char        *image,
       tree = make_tree (tmpdir, entries);
       ext_opts = g_strdup_printf ("offset=%" G_GUINT64_FORMAT ",nodiscard", offset);
       run_tool (NULL, "mkfs.ext4", "-q", "-F", "-E", ext_opts, "-d", tree, image, "16M", NULL);
-      rm_rf (tree);
+      holder_test_remove_tree (tree);
     }
 }
 
@@ -252,7 +230,7 @@ test_bare_versioned (void)
   assert_file_equals (files->kernel_path, "KERNEL-10", 9);
   assert_file_equals (files->initramfs_path, "INITRD-10", 9);
   assert_no_temp_files (tmpdir);
-  rm_rf (tmpdir);
+  holder_test_remove_tree (tmpdir);
 }
 
 static void
@@ -283,7 +261,7 @@ test_unversioned_wins (void)
   assert_file_equals (files->kernel_path, "KERNEL-9", 8);
   assert_file_equals (files->initramfs_path, "INITRD-9", 8);
   assert_no_temp_files (tmpdir);
-  rm_rf (tmpdir);
+  holder_test_remove_tree (tmpdir);
 }
 
 /* Debian's root-level links: /vmlinuz relative, /initrd.img absolute; the
@@ -315,7 +293,7 @@ test_root_symlinks (void)
   g_assert_no_error (error);
   assert_file_equals (files->kernel_path, "KERNEL-9", 8);
   assert_file_equals (files->initramfs_path, "INITRD-9", 8);
-  rm_rf (tmpdir);
+  holder_test_remove_tree (tmpdir);
 }
 
 static void
@@ -338,7 +316,7 @@ test_gpt (void)
   assert_file_equals (files->kernel_path, "KERNEL-10", 9);
   assert_file_equals (files->initramfs_path, "INITRD-10", 9);
   assert_no_temp_files (tmpdir);
-  rm_rf (tmpdir);
+  holder_test_remove_tree (tmpdir);
 }
 
 /* Partition 1 is a root filesystem whose /boot is a mount point (empty,
@@ -376,7 +354,7 @@ test_gpt_boot_partition (void)
   g_assert_no_error (error);
   assert_file_equals (files->kernel_path, "KERNEL-10", 9);
   assert_file_equals (files->initramfs_path, "INITRD-10", 9);
-  rm_rf (tmpdir);
+  holder_test_remove_tree (tmpdir);
 }
 
 static void
@@ -398,7 +376,7 @@ test_mbr (void)
   g_assert_no_error (error);
   assert_file_equals (files->kernel_path, "KERNEL-10", 9);
   assert_file_equals (files->initramfs_path, "INITRD-10", 9);
-  rm_rf (tmpdir);
+  holder_test_remove_tree (tmpdir);
 }
 
 /* Bytes that do not compress away, larger than one read chunk. */
@@ -455,7 +433,7 @@ make_image_with_kernel (const char *image,
   g_file_set_contents (path, data, len, &error);
   g_assert_no_error (error);
   run_tool (NULL, "mkfs.ext4", "-q", "-F", "-E", "nodiscard", "-d", tree, image, "32M", NULL);
-  rm_rf (tree);
+  holder_test_remove_tree (tree);
 }
 
 static void
@@ -483,7 +461,7 @@ test_gzip_kernel (void)
   g_assert_null (files->initramfs_path);
   assert_file_equals (files->kernel_path, data, len);
   assert_no_temp_files (tmpdir);
-  rm_rf (tmpdir);
+  holder_test_remove_tree (tmpdir);
 }
 
 static void
@@ -507,7 +485,7 @@ test_plain_kernel_verbatim (void)
   files = holder_boot_extract (image, &error);
   g_assert_no_error (error);
   assert_file_equals (files->kernel_path, data, len);
-  rm_rf (tmpdir);
+  holder_test_remove_tree (tmpdir);
 }
 
 static void
@@ -536,7 +514,7 @@ test_truncated_gzip (void)
   kernel_cache = g_strconcat (image, ".vmlinux", NULL);
   g_assert_false (g_file_test (kernel_cache, G_FILE_TEST_EXISTS));
   assert_no_temp_files (tmpdir);
-  rm_rf (tmpdir);
+  holder_test_remove_tree (tmpdir);
 }
 
 static void
@@ -569,7 +547,7 @@ test_no_kernel (void)
   g_assert_true (g_str_has_prefix (error->message, prefix));
   g_assert_nonnull (strstr (error->message, "partition 1: ext4 without a kernel"));
   assert_no_temp_files (tmpdir);
-  rm_rf (tmpdir);
+  holder_test_remove_tree (tmpdir);
 }
 
 static void
@@ -593,7 +571,7 @@ test_not_a_filesystem (void)
                             image);
   g_assert_true (g_str_has_prefix (error->message, prefix));
   g_assert_nonnull (strstr (error->message, "whole image: no filesystem"));
-  rm_rf (tmpdir);
+  holder_test_remove_tree (tmpdir);
 }
 
 static void
@@ -608,7 +586,7 @@ test_missing_disk (void)
   g_assert_null (files);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
   g_assert_true (g_str_has_prefix (error->message, "extract kernel from "));
-  rm_rf (tmpdir);
+  holder_test_remove_tree (tmpdir);
 }
 
 static void
@@ -675,7 +653,7 @@ test_cache_reuse (void)
   g_assert_cmpuint (i3.st_ino, !=, i1.st_ino);
   assert_file_equals (third->kernel_path, "KERNEL-10", 9);
   assert_no_temp_files (tmpdir);
-  rm_rf (tmpdir);
+  holder_test_remove_tree (tmpdir);
 }
 
 /* A new image without an initrd must not be paired with the old one. */
@@ -719,7 +697,7 @@ test_stale_initrd_removed (void)
   g_assert_no_error (error);
   g_assert_null (third->initramfs_path);
   assert_file_equals (third->kernel_path, "KERNEL-11", 9);
-  rm_rf (tmpdir);
+  holder_test_remove_tree (tmpdir);
 }
 
 typedef struct {
@@ -777,7 +755,7 @@ test_async (void)
       holder_boot_files_free (results[i].files);
     }
   assert_no_temp_files (tmpdir);
-  rm_rf (tmpdir);
+  holder_test_remove_tree (tmpdir);
 }
 
 static void
@@ -795,7 +773,7 @@ test_async_cancelled (void)
   g_assert_null (result.files);
   g_assert_error (result.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&result.error);
-  rm_rf (tmpdir);
+  holder_test_remove_tree (tmpdir);
 }
 
 int

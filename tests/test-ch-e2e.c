@@ -18,6 +18,7 @@
 #include <glib/gstdio.h>
 
 #include <holder.h>
+#include "holder-test-util.h"
 
 #define BOOT_TIMEOUT_MS (240 * 1000)
 
@@ -104,61 +105,6 @@ setup_namespace (void)
 
 /* ----------------------------------------------------------- processes */
 
-/* Dead: gone, or a zombie (reaped here when it is ours to reap). */
-static gboolean
-pid_is_dead (GPid pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
-  g_autofree char *stat = NULL;
-  const char *paren;
-
-  waitpid (pid, NULL, WNOHANG);
-  if (!g_file_get_contents (path, &stat, NULL, NULL))
-    return TRUE;
-  paren = strrchr (stat, ')');
-  return paren == NULL || paren[2] == 'Z' || paren[2] == 'X';
-}
-
-static GPid
-parent_of (GPid pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
-  g_autofree char *stat = NULL;
-  const char *paren;
-
-  if (!g_file_get_contents (path, &stat, NULL, NULL))
-    return 0;
-  paren = strrchr (stat, ')');
-  return paren != NULL ? (GPid) atoi (paren + 4) : 0;
-}
-
-/* The live descendants of @ancestor. */
-static GArray *
-descendants_of (GPid ancestor)
-{
-  GArray *found = g_array_new (FALSE, FALSE, sizeof (GPid));
-  g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
-  const char *entry;
-
-  while ((entry = g_dir_read_name (proc)) != NULL)
-    {
-      GPid pid = (GPid) atoi (entry), p = pid;
-
-      if (pid <= 0 || pid_is_dead (pid))
-        continue;
-      for (int depth = 0; depth < 8 && p > 1; depth++)
-        {
-          p = parent_of (p);
-          if (p == ancestor)
-            {
-              g_array_append_val (found, pid);
-              break;
-            }
-        }
-    }
-  return found;
-}
-
 /* ---------------------------------------------------------------- fixture */
 
 static void
@@ -179,38 +125,16 @@ fixture_set_up (Fixture *fx, gconstpointer data)
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *entry;
-
-  if (dir == NULL)
-    {
-      g_remove (path);
-      return;
-    }
-  while ((entry = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, entry, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_remove (child);
-    }
-  g_rmdir (path);
-}
-
-static void
 fixture_tear_down (Fixture *fx, gconstpointer data)
 {
   if (fx->helper != NULL)
     {
       GPid pid = holder_helper_get_pid (fx->helper);
-      if (!pid_is_dead (pid))
+      if (!holder_test_pid_is_dead (pid))
         kill (pid, SIGKILL);
       g_clear_pointer (&fx->helper, holder_helper_free);
     }
-  remove_tree (fx->root);
+  holder_test_remove_tree (fx->root);
   for (guint i = 0; i < 3; i++)
     {
       g_free (fx->names[i]);
@@ -323,33 +247,6 @@ boot_members (Fixture *fx, guint first, guint count, gboolean with_peers)
                   (g_get_monotonic_time () - t0) / (double) G_USEC_PER_SEC);
 }
 
-static gboolean
-file_contains (const char *path, const char *needle)
-{
-  g_autofree char *contents = NULL;
-
-  return g_file_get_contents (path, &contents, NULL, NULL) && strstr (contents, needle) != NULL;
-}
-
-static void
-wait_for_serial (const char *path, const char *needle, guint timeout_s)
-{
-  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
-
-  while (!file_contains (path, needle))
-    {
-      if (g_get_monotonic_time () > deadline)
-        {
-          g_autofree char *contents = NULL;
-          g_file_get_contents (path, &contents, NULL, NULL);
-          g_test_message ("serial log %s:\n%s", path, contents != NULL ? contents : "(none)");
-          g_assert_not_reached ();
-        }
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (20 * 1000); /* polling a file another process writes */
-    }
-}
-
 static void
 assert_running (Fixture *fx, guint i)
 {
@@ -406,13 +303,13 @@ test_cluster (Fixture *fx, gconstpointer data)
   /* Member 1 reaches 2 and 3 across the bridge, as its serial log says. */
   reached2 = g_strdup_printf ("holder-guest: reached %s", fx->ips[1]);
   reached3 = g_strdup_printf ("holder-guest: reached %s", fx->ips[2]);
-  wait_for_serial (fx->serial[0], reached2, 60);
-  wait_for_serial (fx->serial[0], reached3, 60);
+  holder_test_wait_for_file (fx->serial[0], reached2, 60);
+  holder_test_wait_for_file (fx->serial[0], reached3, 60);
 
   /* Stop member 2: ACPI first, seen by its guest; the others run on. */
   g_assert_true (holder_client_stop (fx->root, fx->names[1], 30 * 1000, &error));
   g_assert_no_error (error);
-  g_assert_true (file_contains (fx->serial[1], "holder-guest: ACPI power button, powering off"));
+  g_assert_true (holder_test_file_contains (fx->serial[1], "holder-guest: ACPI power button, powering off"));
   assert_running (fx, 0);
   assert_running (fx, 2);
 
@@ -429,17 +326,17 @@ test_cluster (Fixture *fx, gconstpointer data)
     g_assert_true (g_remove (fx->serial[1]) == 0);
     boot_members (fx, 1, 1, FALSE);
     assert_running (fx, 1);
-    wait_for_serial (fx->serial[1], up, 60);
+    holder_test_wait_for_file (fx->serial[1], up, 60);
   }
 
   /* kill -9 the helper: every VMM and qemu goes within a second. */
   helper_pid = holder_helper_get_pid (fx->helper);
-  procs = descendants_of (helper_pid);
+  procs = holder_test_descendants_of (helper_pid);
   g_assert_cmpuint (procs->len, >=, 6); /* 3 VMMs, 3 qemus */
   kill (helper_pid, SIGKILL);
   t0 = g_get_monotonic_time ();
   for (guint i = 0; i < procs->len; i++)
-    while (!pid_is_dead (g_array_index (procs, GPid, i)))
+    while (!holder_test_pid_is_dead (g_array_index (procs, GPid, i)))
       {
         g_assert_cmpint (g_get_monotonic_time () - t0, <, G_USEC_PER_SEC);
         g_usleep (1000); /* watching other processes die */
@@ -477,15 +374,15 @@ test_sigterm_leaves_nothing (Fixture *fx, gconstpointer data)
   assert_running (fx, 0);
 
   helper_pid = holder_helper_get_pid (fx->helper);
-  procs = descendants_of (helper_pid);
+  procs = holder_test_descendants_of (helper_pid);
   g_assert_cmpuint (procs->len, >=, 2);
   kill (helper_pid, SIGTERM);
   g_assert_true (holder_helper_close (fx->helper, 30 * 1000, &status, NULL));
   g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
   for (guint i = 0; i < procs->len; i++)
-    g_assert_true (pid_is_dead (g_array_index (procs, GPid, i)));
+    g_assert_true (holder_test_pid_is_dead (g_array_index (procs, GPid, i)));
   /* The guest was asked to power off, not killed. */
-  g_assert_true (file_contains (fx->serial[0], "holder-guest: ACPI power button, powering off"));
+  g_assert_true (holder_test_file_contains (fx->serial[0], "holder-guest: ACPI power button, powering off"));
   assert_host_clean (fx);
 }
 

@@ -26,6 +26,7 @@
 #include <glib/gstdio.h>
 
 #include "holder-linux-net-host.h"
+#include "holder-test-util.h"
 
 #define UPLINK  "upl0"
 #define POLL_MS 10
@@ -177,28 +178,9 @@ sandbox_new (void)
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *base;
-
-  while (dir != NULL && (base = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, base, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
-          !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
-static void
 sandbox_free (Sandbox *sb)
 {
-  remove_tree (sb->dir);
+  holder_test_remove_tree (sb->dir);
   g_free (sb->dir);
   g_free (sb->root);
   g_strfreev (sb->env);

@@ -19,6 +19,7 @@
 #include "holder-error.h"
 #include "holder-store.h"
 #include "holder-types.h"
+#include "holder-test-util.h"
 
 /* ---------------------------------------------------------------------------
  * The scripted server
@@ -332,30 +333,6 @@ typedef struct {
 } Fixture;
 
 static void
-rm_rf (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-
-  if (dir != NULL)
-    {
-      const char *entry;
-
-      while ((entry = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, entry, NULL);
-
-          if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
-              !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-            rm_rf (child);
-          else
-            g_unlink (child);
-        }
-      g_dir_close (dir);
-    }
-  g_rmdir (path);
-}
-
-static void
 fixture_setup (Fixture       *fixture,
                gconstpointer  data)
 {
@@ -372,7 +349,7 @@ static void
 fixture_teardown (Fixture       *fixture,
                   gconstpointer  data)
 {
-  rm_rf (fixture->root);
+  holder_test_remove_tree (fixture->root);
   g_free (fixture->root);
 }
 

@@ -33,6 +33,7 @@
 #include <glib/gstdio.h>
 
 #include <holder.h>
+#include "holder-test-util.h"
 
 #define UPLINK          "upl0"
 #define BOOT_TIMEOUT_MS (240 * 1000)
@@ -138,34 +139,6 @@ setup_namespace (void)
 
 /* ----------------------------------------------------------- processes */
 
-/* Dead: gone, or a zombie (reaped here when it is ours to reap). */
-static gboolean
-pid_is_dead (GPid pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
-  g_autofree char *stat = NULL;
-  const char *paren;
-
-  waitpid (pid, NULL, WNOHANG);
-  if (!g_file_get_contents (path, &stat, NULL, NULL))
-    return TRUE;
-  paren = strrchr (stat, ')');
-  return paren == NULL || paren[2] == 'Z' || paren[2] == 'X';
-}
-
-static GPid
-parent_of (GPid pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
-  g_autofree char *stat = NULL;
-  const char *paren;
-
-  if (!g_file_get_contents (path, &stat, NULL, NULL))
-    return 0;
-  paren = strrchr (stat, ')');
-  return paren != NULL ? (GPid) atoi (paren + 4) : 0;
-}
-
 /* The command line of @pid, arguments joined by spaces ("" if gone). */
 static char *
 cmdline_of (GPid pid)
@@ -198,10 +171,10 @@ processes_matching (GPid        ancestor,
       g_autofree char *cmdline = NULL;
       gboolean descends = ancestor == 0;
 
-      if (pid <= 0 || pid == getpid () || pid_is_dead (pid))
+      if (pid <= 0 || pid == getpid () || holder_test_pid_is_dead (pid))
         continue;
       for (int depth = 0; !descends && depth < 8 && p > 1; depth++)
-        descends = (p = parent_of (p)) == ancestor;
+        descends = (p = holder_test_parent_of (p)) == ancestor;
       cmdline = cmdline_of (pid);
       if (descends && (needle == NULL || strstr (cmdline, needle) != NULL))
         g_array_append_val (found, pid);
@@ -223,7 +196,7 @@ vmm_of (GPid        helper,
       GPid pid = g_array_index (procs, GPid, i);
       g_autofree char *cmdline = cmdline_of (pid);
 
-      if (parent_of (pid) == helper && g_str_has_prefix (cmdline, standin))
+      if (holder_test_parent_of (pid) == helper && g_str_has_prefix (cmdline, standin))
         return pid;
     }
   return 0;
@@ -245,7 +218,7 @@ assert_all_die (GArray *procs,
   gint64 t0 = g_get_monotonic_time ();
 
   for (guint i = 0; i < procs->len; i++)
-    while (!pid_is_dead (g_array_index (procs, GPid, i)))
+    while (!holder_test_pid_is_dead (g_array_index (procs, GPid, i)))
       {
         g_assert_cmpint (g_get_monotonic_time () - t0, <, (gint64) timeout_ms * 1000);
         g_usleep (POLL_US); /* watching other processes die */
@@ -423,35 +396,12 @@ fixture_set_up (Fixture       *fx,
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *entry;
-
-  if (dir == NULL)
-    {
-      g_remove (path);
-      return;
-    }
-  while ((entry = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, entry, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_remove (child);
-    }
-  g_rmdir (path);
-}
-
-static void
 fixture_tear_down (Fixture       *fx,
                    gconstpointer  data)
 {
   if (fx->helper != 0)
     {
-      if (!pid_is_dead (fx->helper))
+      if (!holder_test_pid_is_dead (fx->helper))
         kill (fx->helper, SIGKILL);
       waitpid (fx->helper, NULL, 0);
     }
@@ -462,7 +412,7 @@ fixture_tear_down (Fixture       *fx,
       g_spawn_sync (NULL, (char **) argv, fx->envp, G_SPAWN_DEFAULT, NULL, NULL,
                     NULL, NULL, NULL, NULL);
     }
-  remove_tree (fx->root);
+  holder_test_remove_tree (fx->root);
   for (guint i = 0; i < G_N_ELEMENTS (fx->names); i++)
     {
       g_free (fx->names[i]);
@@ -590,7 +540,7 @@ spawn_helper (Fixture *fx,
     {
       int fd;
 
-      g_assert_false (pid_is_dead (fx->helper));
+      g_assert_false (holder_test_pid_is_dead (fx->helper));
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       if (pidfile_pid (fx, fx->names[members - 1]) == fx->helper &&
           (fd = unix_connect (path)) >= 0)
@@ -859,7 +809,7 @@ test_sigkill_during_stop (Fixture       *fx,
   /* `{}` comes before the teardown starts: kill right then. */
   reply = request (fx, fx->names[0], "{\"cmd\":\"stop\"}\n");
   g_assert_cmpstr (reply, ==, "{}\n");
-  vmm_alive = !pid_is_dead (vmm);
+  vmm_alive = !holder_test_pid_is_dead (vmm);
   dead = fx->helper;
   kill_helper (fx);
   fx->helper = 0;
@@ -985,7 +935,7 @@ test_vmm_dies_on_its_own (Fixture       *fx,
     g_autoptr(GArray) left = processes_matching (0, fx->serial[1]);
     g_assert_cmpuint (left->len, ==, 0);
   }
-  g_assert_false (pid_is_dead (fx->helper));
+  g_assert_false (holder_test_pid_is_dead (fx->helper));
   assert_running (fx, 0);
   g_assert_cmpint (pidfile_pid (fx, fx->names[1]), ==, fx->helper);
 

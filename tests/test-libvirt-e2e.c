@@ -29,6 +29,7 @@
 #include <glib/gstdio.h>
 
 #include <holder.h>
+#include "holder-test-util.h"
 
 #define BOOT_TIMEOUT_MS (240 * 1000)
 #define INSIDE_ENV      "HOLDER_TEST_LIBVIRT_INSIDE"  /* = the state folder */
@@ -152,8 +153,6 @@ host_skip_reason (void)
   return guest_skip_reason ();
 }
 
-static void remove_tree (const char *path);
-
 /* pid 1 of the new pid namespace: reap every process until the test ends,
  * then kill the rest (libvirtd, QEMUs), remove the state folder and leave
  * with the test's status. */
@@ -181,7 +180,7 @@ reaper (GPid        test_pid,
   kill (-1, SIGKILL);
   while (waitpid (-1, NULL, 0) > 0 || errno == EINTR)
     ;
-  remove_tree (dir);
+  holder_test_remove_tree (dir);
   _exit (test_status);
 }
 
@@ -341,20 +340,6 @@ start_private_libvirtd (void)
 
 /* ----------------------------------------------------------- processes */
 
-static gboolean
-pid_is_dead (GPid pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
-  g_autofree char *stat = NULL;
-  const char *paren;
-
-  waitpid (pid, NULL, WNOHANG);
-  if (!g_file_get_contents (path, &stat, NULL, NULL))
-    return TRUE;
-  paren = strrchr (stat, ')');
-  return paren == NULL || paren[2] == 'Z' || paren[2] == 'X';
-}
-
 /* The live QEMU processes (this pid namespace has no others). */
 static guint
 count_qemus (void)
@@ -369,7 +354,7 @@ count_qemus (void)
       g_autofree char *comm = NULL;
 
       if (atoi (entry) > 0 && g_file_get_contents (comm_path, &comm, NULL, NULL) &&
-          g_str_has_prefix (comm, "qemu-system") && !pid_is_dead (atoi (entry)))
+          g_str_has_prefix (comm, "qemu-system") && !holder_test_pid_is_dead (atoi (entry)))
         count++;
     }
   return count;
@@ -410,34 +395,12 @@ fixture_set_up_remote (Fixture *fx, gconstpointer data)
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *entry;
-
-  if (dir == NULL)
-    {
-      g_remove (path);
-      return;
-    }
-  while ((entry = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, entry, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_remove (child);
-    }
-  g_rmdir (path);
-}
-
-static void
 fixture_tear_down (Fixture *fx, gconstpointer data)
 {
   if (fx->helper != NULL)
     {
       GPid pid = holder_helper_get_pid (fx->helper);
-      if (!pid_is_dead (pid))
+      if (!holder_test_pid_is_dead (pid))
         kill (pid, SIGKILL);
       g_clear_pointer (&fx->helper, holder_helper_free);
     }
@@ -448,7 +411,7 @@ fixture_tear_down (Fixture *fx, gconstpointer data)
       g_spawn_sync (NULL, (char **) argv, fx->envp, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL,
                     NULL, NULL);
     }
-  remove_tree (fx->root);
+  holder_test_remove_tree (fx->root);
   for (guint i = 0; i < 3; i++)
     {
       g_free (fx->names[i]);
@@ -587,33 +550,6 @@ boot_members (Fixture *fx, guint first, guint count, gboolean with_peers)
                                       * G_USEC_PER_SEC);
 }
 
-static gboolean
-file_contains (const char *path, const char *needle)
-{
-  g_autofree char *contents = NULL;
-
-  return g_file_get_contents (path, &contents, NULL, NULL) && strstr (contents, needle) != NULL;
-}
-
-static void
-wait_for_serial (const char *path, const char *needle, guint timeout_s)
-{
-  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
-
-  while (!file_contains (path, needle))
-    {
-      if (g_get_monotonic_time () > deadline)
-        {
-          g_autofree char *contents = NULL;
-          g_file_get_contents (path, &contents, NULL, NULL);
-          g_test_message ("serial log %s:\n%s", path, contents != NULL ? contents : "(none)");
-          g_assert_not_reached ();
-        }
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (20 * 1000); /* polling a file another process writes */
-    }
-}
-
 static void
 assert_running (Fixture *fx, guint i)
 {
@@ -684,13 +620,13 @@ test_cluster (Fixture *fx, gconstpointer data)
   /* Member 1 reaches 2 and 3 across the libvirt network. */
   reached2 = g_strdup_printf ("holder-guest: reached %s", fx->ips[1]);
   reached3 = g_strdup_printf ("holder-guest: reached %s", fx->ips[2]);
-  wait_for_serial (fx->serial[0], reached2, 60);
-  wait_for_serial (fx->serial[0], reached3, 60);
+  holder_test_wait_for_file (fx->serial[0], reached2, 60);
+  holder_test_wait_for_file (fx->serial[0], reached3, 60);
 
   /* Stop member 2: the power button first, seen by its guest. */
   g_assert_true (holder_client_stop (fx->root, fx->names[1], 30 * 1000, &error));
   g_assert_no_error (error);
-  wait_for_serial (fx->serial[1], "holder-guest: ACPI power button, powering off", 5);
+  holder_test_wait_for_file (fx->serial[1], "holder-guest: ACPI power button, powering off", 5);
   assert_running (fx, 0);
   assert_running (fx, 2);
   g_assert_cmpuint (count_qemus (), ==, 2);
@@ -708,7 +644,7 @@ test_cluster (Fixture *fx, gconstpointer data)
     g_assert_true (g_remove (fx->serial[1]) == 0);
     boot_members (fx, 1, 1, FALSE);
     assert_running (fx, 1);
-    wait_for_serial (fx->serial[1], up, 60);
+    holder_test_wait_for_file (fx->serial[1], up, 60);
   }
 
   /* kill -9 the helper: AUTODESTROY ends every domain within a second. */
@@ -750,7 +686,7 @@ test_sigterm_leaves_nothing (Fixture *fx, gconstpointer data)
   g_assert_true (holder_helper_close (fx->helper, 30 * 1000, &status, NULL));
   g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
   /* The guest was asked to power off, not killed. */
-  g_assert_true (file_contains (fx->serial[0], "holder-guest: ACPI power button, powering off"));
+  g_assert_true (holder_test_file_contains (fx->serial[0], "holder-guest: ACPI power button, powering off"));
   assert_libvirt_clean ();
 }
 
@@ -836,7 +772,7 @@ test_remote_transport (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (count_qemus (), ==, 2);
   /* The console streams over the remote connection into the helper's log. */
   up = g_strdup_printf ("holder-guest: up %s", fx->ips[1]);
-  wait_for_serial (fx->serial[1], up, 30);
+  holder_test_wait_for_file (fx->serial[1], up, 30);
 
   /* A dropped connection takes the domains with it. */
   kill (holder_helper_get_pid (fx->helper), SIGKILL);

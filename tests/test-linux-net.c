@@ -36,6 +36,7 @@
 #include "holder-error.h"
 #include "holder-linux-net.h"
 #include "holder-linux-net-host.h"
+#include "holder-test-util.h"
 
 #define UPLINK "upl0"
 
@@ -187,25 +188,6 @@ count_network_files (const char *root)
   while (folder != NULL && (base = g_dir_read_name (folder)) != NULL)
     n += strcmp (base, ".lock") != 0 ? 1 : 0;
   return n;
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *base;
-
-  while (dir != NULL && (base = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, base, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
-          !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
 }
 
 static char *
@@ -494,7 +476,7 @@ test_create_bridge (void)
   g_assert_nonnull (strstr (record, "\"uplink_forwarding_original\":\"0\""));
 
   close_net (net);
-  remove_tree (root);
+  holder_test_remove_tree (root);
 }
 
 static void
@@ -525,7 +507,7 @@ test_create_table (void)
 
   close_net (net);
   g_assert_false (table_exists (bridge));
-  remove_tree (root);
+  holder_test_remove_tree (root);
 }
 
 static void
@@ -565,7 +547,7 @@ test_create_forwarding (void)
   close_net (net);
   g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "0");
   g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
-  remove_tree (root);
+  holder_test_remove_tree (root);
 }
 
 static void
@@ -590,7 +572,7 @@ test_shared_uplink (void)
   close_net (second);
   g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "0");
   g_assert_cmpuint (count_network_files (root), ==, 0);
-  remove_tree (root);
+  holder_test_remove_tree (root);
 }
 
 static void
@@ -610,7 +592,7 @@ test_create_original_one (void)
   close_net (net);
   g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "1");
   g_assert_true (holder_net_forwarding_write (UPLINK, "0", &error));
-  remove_tree (root);
+  holder_test_remove_tree (root);
 }
 
 static void
@@ -633,7 +615,7 @@ test_no_free_subnet (void)
   g_assert_nonnull (strstr (error->message, "no free 192.168.X.0/24 subnet"));
   g_assert_cmpuint (count_links_with_prefix ("fbx-"), ==, 0);
   g_assert_cmpuint (count_network_files (root), ==, 0);
-  remove_tree (root);
+  holder_test_remove_tree (root);
 }
 
 /* capget/capset straight from the kernel ABI: no libcap dependency. */
@@ -673,7 +655,7 @@ test_needs_root (void)
   root = make_root ();
   g_assert_true (check_in_child (create_fails_needing_root, root));
   g_assert_cmpuint (count_links_with_prefix ("fbx-"), ==, 0);
-  remove_tree (root);
+  holder_test_remove_tree (root);
 }
 
 static char *
@@ -736,7 +718,7 @@ test_reserve (void)
   g_assert_cmpstr (error->message, ==, "no free IP in subnet");
 
   close_net (net);
-  remove_tree (root);
+  holder_test_remove_tree (root);
 }
 
 static void
@@ -783,7 +765,7 @@ test_taps (void)
   g_assert_no_error (error);
   close_net (net);
   g_assert_false (link_exists (tap));
-  remove_tree (root);
+  holder_test_remove_tree (root);
 }
 
 static void
@@ -821,7 +803,7 @@ test_guests_reach_each_other (void)
   run_ip ("netns del guest-a");
   run_ip ("netns del guest-b");
   close_net (net);
-  remove_tree (root);
+  holder_test_remove_tree (root);
 }
 
 /* Runs in a child: makes a network, then adds taps forever, printing each
@@ -953,7 +935,7 @@ test_crash_reconcile (void)
   warnings = reconcile_ok (root, &reclaimed);
   g_assert_cmpuint (reclaimed, ==, 0);
   g_assert_cmpuint (g_strv_length (warnings), ==, 0);
-  remove_tree (root);
+  holder_test_remove_tree (root);
 }
 
 /* A child that makes a network and dies without closing it. Returns the
@@ -1026,7 +1008,7 @@ test_reconcile_live_owner (void)
   close_net (live);
   g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "0");
   g_assert_cmpuint (count_network_files (root), ==, 0);
-  remove_tree (root);
+  holder_test_remove_tree (root);
 }
 
 static void
@@ -1067,7 +1049,7 @@ test_reconcile_corrupt_record (void)
   g_assert_false (link_exists (dead));
   g_assert_true (link_exists (UPLINK));
 
-  remove_tree (root);
+  holder_test_remove_tree (root);
 }
 
 /* ---- namespace set-up --------------------------------------------------- */

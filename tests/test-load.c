@@ -33,6 +33,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <holder.h>
+#include "holder-test-util.h"
 
 #define MEMBERS 64
 #define STATUS_CLIENTS 200
@@ -83,25 +84,6 @@ typedef struct {
 } Fixture;
 
 /* ------------------------------------------------------------- helpers */
-
-static void
-rm_rf (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *entry;
-
-  while (dir != NULL && (entry = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, entry, NULL);
-      struct stat st;
-
-      if (lstat (child, &st) == 0 && S_ISDIR (st.st_mode))
-        rm_rf (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
 
 static int
 connect_unix (const char *path,
@@ -329,7 +311,7 @@ fixture_tear_down (Fixture *fx)
   g_assert_true (WIFEXITED (status));
   g_assert_cmpint (WEXITSTATUS (status), ==, 0);
   holder_helper_free (fx->helper);
-  rm_rf (fx->dir);
+  holder_test_remove_tree (fx->dir);
   g_free (fx->dir);
   g_free (fx->root);
   g_free (fx->program);

@@ -30,6 +30,7 @@
 #include <glib/gstdio.h>
 
 #include <holder.h>
+#include "holder-test-util.h"
 
 /* Why root cannot use mounts here, or NULL when it can. */
 static char *mount_skip_reason;
@@ -83,26 +84,6 @@ sandbox_new (void)
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *entry;
-
-  /* A folder made read-only by chmod must be writable to be emptied. */
-  g_chmod (path, 0755);
-  while (dir != NULL && (entry = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, entry, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
-static void
 sandbox_free (Sandbox *sb)
 {
   if (sb->helper != 0)
@@ -115,7 +96,7 @@ sandbox_free (Sandbox *sb)
     if (umount2 (g_ptr_array_index (sb->mounts, i - 1), MNT_DETACH) != 0)
       g_warning ("umount %s: %s", (char *) g_ptr_array_index (sb->mounts, i - 1),
                  g_strerror (errno));
-  remove_tree (sb->dir);
+  holder_test_remove_tree (sb->dir);
   g_ptr_array_unref (sb->mounts);
   g_free (sb->dir);
   g_free (sb->root);

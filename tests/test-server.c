@@ -19,6 +19,7 @@
 
 #include "holder.h"
 #include "holder-server-private.h"
+#include "holder-test-util.h"
 
 typedef struct {
   char         *root;
@@ -185,32 +186,10 @@ fixture_set_up (Fixture *fx, gconstpointer data)
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *entry;
-
-  if (dir == NULL)
-    {
-      g_remove (path);
-      return;
-    }
-  while ((entry = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, entry, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_remove (child);
-    }
-  g_rmdir (path);
-}
-
-static void
 fixture_tear_down (Fixture *fx, gconstpointer data)
 {
   g_clear_pointer (&fx->server, holder_server_free);
-  remove_tree (fx->root);
+  holder_test_remove_tree (fx->root);
   g_free (fx->root);
   g_free (fx->record);
 }

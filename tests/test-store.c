@@ -15,29 +15,7 @@
 
 #include "holder-error.h"
 #include "holder-store.h"
-
-/* Removes a temporary tree made by a test. */
-static void
-rm_rf (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *entry;
-
-  if (dir != NULL)
-    {
-      while ((entry = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, entry, NULL);
-
-          if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
-              !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-            rm_rf (child);
-          else
-            g_assert_no_errno (g_unlink (child));
-        }
-    }
-  g_assert_no_errno (g_rmdir (path));
-}
+#include "holder-test-util.h"
 
 static char *
 make_tmp (void)
@@ -362,7 +340,7 @@ test_ensure_root (void)
   g_assert_true (error->domain == G_FILE_ERROR);
   g_assert_nonnull (strstr (error->message, under_file));
 
-  rm_rf (tmp);
+  holder_test_remove_tree (tmp);
 }
 
 static void
@@ -426,7 +404,7 @@ test_read_pidfile (void)
         }
     }
 
-  rm_rf (root);
+  holder_test_remove_tree (root);
 }
 
 static void
