@@ -317,10 +317,14 @@ start_private_libvirtd (void)
     return reason;
   /* Root-owned test images, no cgroups (sysfs is our own), no confinement. */
   qemu_conf_path = g_build_filename ("/etc/libvirt", "qemu.conf", NULL);
-  g_file_get_contents (qemu_conf_path, &qemu_conf, NULL, NULL);
-  qemu_conf = g_strconcat (qemu_conf != NULL ? qemu_conf : "",
-                           "\nuser = \"root\"\ngroup = \"root\"\ndynamic_ownership = 0\n"
-                           "cgroup_controllers = [ ]\nsecurity_driver = \"none\"\n", NULL);
+  {
+    g_autofree char *packaged = NULL;
+
+    g_file_get_contents (qemu_conf_path, &packaged, NULL, NULL);
+    qemu_conf = g_strconcat (packaged != NULL ? packaged : "",
+                             "\nuser = \"root\"\ngroup = \"root\"\ndynamic_ownership = 0\n"
+                             "cgroup_controllers = [ ]\nsecurity_driver = \"none\"\n", NULL);
+  }
   if ((reason = write_file ("/etc/libvirt", "qemu.conf", qemu_conf)) != NULL)
     return reason;
 
