@@ -186,17 +186,20 @@ reaper (GPid        test_pid,
 
 /* Runs the whole program again inside fresh namespaces; returns its exit
  * status, or -1 (with @reason) when they cannot be made. */
+/* What the intermediate child exits with when unshare() is refused. */
+#define UNSHARE_REFUSED 77
+
+/* Runs the whole program again inside fresh namespaces; returns its exit
+ * status, or -1 (with @reason) when they cannot be made. The namespaces
+ * are made in a child: this process keeps its own pid namespace, where it
+ * can still fork (LeakSanitizer forks at exit, and a pid namespace whose
+ * init is gone refuses new processes). */
 static int
 run_inside_namespaces (char **argv, char **reason)
 {
   pid_t child;
   int status = 0;
 
-  if (unshare (CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID) != 0)
-    {
-      *reason = g_strdup_printf ("unshare(NET|NS|PID): %s", g_strerror (errno));
-      return -1;
-    }
   child = fork ();
   if (child < 0)
     {
@@ -205,32 +208,55 @@ run_inside_namespaces (char **argv, char **reason)
     }
   if (child == 0)
     {
-      g_autofree char *dir = NULL;
-      pid_t test;
+      pid_t init;
+      int init_status = 0;
 
-      /* pid 1: dies with the test runner's process, taking the namespace. */
       prctl (PR_SET_PDEATHSIG, SIGKILL);
-      if (mount ("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-          mount ("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+      if (unshare (CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID) != 0)
         {
-          g_printerr ("mount: %s\n", g_strerror (errno));
-          _exit (1);
+          g_printerr ("unshare(NET|NS|PID): %s\n", g_strerror (errno));
+          _exit (UNSHARE_REFUSED);
         }
-      dir = g_dir_make_tmp ("holder-libvirtd-XXXXXX", NULL);
-      if (dir == NULL)
+      init = fork ();
+      if (init < 0)
         _exit (1);
-      test = fork ();
-      if (test == 0)
+      if (init == 0)
         {
-          g_setenv (INSIDE_ENV, dir, TRUE);
-          execv ("/proc/self/exe", argv);
-          g_printerr ("exec /proc/self/exe: %s\n", g_strerror (errno));
-          _exit (1);
+          g_autofree char *dir = NULL;
+          pid_t test;
+
+          /* pid 1: dies with the test runner's process, taking the namespace. */
+          prctl (PR_SET_PDEATHSIG, SIGKILL);
+          if (mount ("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+              mount ("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+            {
+              g_printerr ("mount: %s\n", g_strerror (errno));
+              _exit (1);
+            }
+          dir = g_dir_make_tmp ("holder-libvirtd-XXXXXX", NULL);
+          if (dir == NULL)
+            _exit (1);
+          test = fork ();
+          if (test == 0)
+            {
+              g_setenv (INSIDE_ENV, dir, TRUE);
+              execv ("/proc/self/exe", argv);
+              g_printerr ("exec /proc/self/exe: %s\n", g_strerror (errno));
+              _exit (1);
+            }
+          reaper (test, dir);
         }
-      reaper (test, dir);
+      while (waitpid (init, &init_status, 0) < 0 && errno == EINTR)
+        ;
+      _exit (WIFEXITED (init_status) ? WEXITSTATUS (init_status) : 1);
     }
   while (waitpid (child, &status, 0) < 0 && errno == EINTR)
     ;
+  if (WIFEXITED (status) && WEXITSTATUS (status) == UNSHARE_REFUSED)
+    {
+      *reason = g_strdup ("unshare(NET|NS|PID) was refused");
+      return -1;
+    }
   return WIFEXITED (status) ? WEXITSTATUS (status) : 1;
 }
 
