@@ -18,6 +18,7 @@
 #define G_LOG_DOMAIN "holder-backend-ch"
 
 #include "holder-backend.h"
+#include "holder-backend-task-private.h"
 #include "holder-error.h"
 #include "holder-store.h"
 #include "holder-linux-net.h"
@@ -55,48 +56,6 @@ ch_free (HolderBackend *backend)
    * reconciles after this process is gone reclaims it. */
   g_clear_pointer (&self->net, holder_linux_net_free);
   g_free (self);
-}
-
-static gboolean
-ch_finish_boolean (HolderBackend  *self,
-                   GAsyncResult   *result,
-                   GError        **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-static gpointer
-ch_finish_pointer (HolderBackend  *self,
-                   GAsyncResult   *result,
-                   GError        **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
-static char *
-ch_finish_string (HolderBackend  *self,
-                  GAsyncResult   *result,
-                  GError        **error)
-{
-  return ch_finish_pointer (self, result, error);
-}
-
-static HolderReservation *
-ch_reserve_finish (HolderBackend  *self,
-                   GAsyncResult   *result,
-                   GError        **error)
-{
-  return ch_finish_pointer (self, result, error);
-}
-
-static HolderVm *
-ch_create_vm_finish (HolderBackend  *self,
-                     GAsyncResult   *result,
-                     GError        **error)
-{
-  return ch_finish_pointer (self, result, error);
 }
 
 /* ---- network ------------------------------------------------------------ */
@@ -632,20 +591,20 @@ const HolderBackendClass holder_backend_cloud_hypervisor_class = {
   .new = ch_new,
   .free = ch_free,
   .reconcile_async = ch_reconcile_async,
-  .reconcile_finish = ch_finish_boolean,
+  .reconcile_finish = holder_backend_task_finish_boolean,
   .create_network_async = ch_create_network_async,
-  .create_network_finish = ch_finish_string,
+  .create_network_finish = holder_backend_task_finish_string,
   .close_network_async = ch_close_network_async,
-  .close_network_finish = ch_finish_boolean,
+  .close_network_finish = holder_backend_task_finish_boolean,
   .reserve_async = ch_reserve_async,
-  .reserve_finish = ch_reserve_finish,
+  .reserve_finish = holder_backend_task_finish_reservation,
   .create_vm_async = ch_create_vm_async,
-  .create_vm_finish = ch_create_vm_finish,
+  .create_vm_finish = holder_backend_task_finish_vm,
   .start_vm_async = ch_start_vm_async,
-  .start_vm_finish = ch_finish_boolean,
+  .start_vm_finish = holder_backend_task_finish_boolean,
   .wait_ip_async = ch_wait_ip_async,
-  .wait_ip_finish = ch_finish_string,
+  .wait_ip_finish = holder_backend_task_finish_string,
   .stop_vm_async = ch_stop_vm_async,
-  .stop_vm_finish = ch_finish_boolean,
+  .stop_vm_finish = holder_backend_task_finish_boolean,
   .vm_free = ch_vm_free,
 };

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "holder-backend.h"
+#include "holder-backend-task-private.h"
 #include "holder-codec-private.h"
 #include "holder-error.h"
 #include "holder-store.h"
@@ -366,42 +367,6 @@ fake_free (HolderBackend *backend)
   g_free (self);
 }
 
-static gboolean
-fake_finish_boolean (HolderBackend  *self,
-                     GAsyncResult   *result,
-                     GError        **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-static char *
-fake_finish_string (HolderBackend  *self,
-                    GAsyncResult   *result,
-                    GError        **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
-static HolderReservation *
-fake_reserve_finish (HolderBackend  *self,
-                     GAsyncResult   *result,
-                     GError        **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
-static HolderVm *
-fake_create_vm_finish (HolderBackend  *self,
-                       GAsyncResult   *result,
-                       GError        **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
 static void
 fake_reconcile_async (HolderBackend       *self,
                       GCancellable        *cancellable,
@@ -657,20 +622,20 @@ const HolderBackendClass holder_backend_fake_class = {
   .new = fake_new,
   .free = fake_free,
   .reconcile_async = fake_reconcile_async,
-  .reconcile_finish = fake_finish_boolean,
+  .reconcile_finish = holder_backend_task_finish_boolean,
   .create_network_async = fake_create_network_async,
-  .create_network_finish = fake_finish_string,
+  .create_network_finish = holder_backend_task_finish_string,
   .close_network_async = fake_close_network_async,
-  .close_network_finish = fake_finish_boolean,
+  .close_network_finish = holder_backend_task_finish_boolean,
   .reserve_async = fake_reserve_async,
-  .reserve_finish = fake_reserve_finish,
+  .reserve_finish = holder_backend_task_finish_reservation,
   .create_vm_async = fake_create_vm_async,
-  .create_vm_finish = fake_create_vm_finish,
+  .create_vm_finish = holder_backend_task_finish_vm,
   .start_vm_async = fake_start_vm_async,
-  .start_vm_finish = fake_finish_boolean,
+  .start_vm_finish = holder_backend_task_finish_boolean,
   .wait_ip_async = fake_wait_ip_async,
-  .wait_ip_finish = fake_finish_string,
+  .wait_ip_finish = holder_backend_task_finish_string,
   .stop_vm_async = fake_stop_vm_async,
-  .stop_vm_finish = fake_finish_boolean,
+  .stop_vm_finish = holder_backend_task_finish_boolean,
   .vm_free = fake_vm_free,
 };

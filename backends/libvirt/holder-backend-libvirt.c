@@ -23,6 +23,7 @@
 #include <libvirt/virterror.h>
 
 #include "holder-backend.h"
+#include "holder-backend-task-private.h"
 #include "holder-boot-extract.h"
 #include "holder-error.h"
 #include "holder-ipam.h"
@@ -376,48 +377,6 @@ libvirt_free (HolderBackend *backend)
   g_free (self->virt_type);
   g_free (self->uri);
   g_free (self);
-}
-
-static gboolean
-libvirt_finish_boolean (HolderBackend  *self,
-                        GAsyncResult   *result,
-                        GError        **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-static gpointer
-libvirt_finish_pointer (HolderBackend  *self,
-                        GAsyncResult   *result,
-                        GError        **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
-static char *
-libvirt_finish_string (HolderBackend  *self,
-                       GAsyncResult   *result,
-                       GError        **error)
-{
-  return libvirt_finish_pointer (self, result, error);
-}
-
-static HolderReservation *
-libvirt_reserve_finish (HolderBackend  *self,
-                        GAsyncResult   *result,
-                        GError        **error)
-{
-  return libvirt_finish_pointer (self, result, error);
-}
-
-static HolderVm *
-libvirt_create_vm_finish (HolderBackend  *self,
-                          GAsyncResult   *result,
-                          GError        **error)
-{
-  return libvirt_finish_pointer (self, result, error);
 }
 
 /* ---- reconcile (worker thread) ---------------------------------------------- */
@@ -1502,20 +1461,20 @@ const HolderBackendClass holder_backend_libvirt_class = {
   .new = libvirt_new,
   .free = libvirt_free,
   .reconcile_async = libvirt_reconcile_async,
-  .reconcile_finish = libvirt_finish_boolean,
+  .reconcile_finish = holder_backend_task_finish_boolean,
   .create_network_async = libvirt_create_network_async,
-  .create_network_finish = libvirt_finish_string,
+  .create_network_finish = holder_backend_task_finish_string,
   .close_network_async = libvirt_close_network_async,
-  .close_network_finish = libvirt_finish_boolean,
+  .close_network_finish = holder_backend_task_finish_boolean,
   .reserve_async = libvirt_reserve_async,
-  .reserve_finish = libvirt_reserve_finish,
+  .reserve_finish = holder_backend_task_finish_reservation,
   .create_vm_async = libvirt_create_vm_async,
-  .create_vm_finish = libvirt_create_vm_finish,
+  .create_vm_finish = holder_backend_task_finish_vm,
   .start_vm_async = libvirt_start_vm_async,
-  .start_vm_finish = libvirt_finish_boolean,
+  .start_vm_finish = holder_backend_task_finish_boolean,
   .wait_ip_async = libvirt_wait_ip_async,
-  .wait_ip_finish = libvirt_finish_string,
+  .wait_ip_finish = holder_backend_task_finish_string,
   .stop_vm_async = libvirt_stop_vm_async,
-  .stop_vm_finish = libvirt_finish_boolean,
+  .stop_vm_finish = holder_backend_task_finish_boolean,
   .vm_free = libvirt_vm_free,
 };
