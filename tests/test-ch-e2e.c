@@ -18,6 +18,7 @@
 #include <glib/gstdio.h>
 
 #include <holder.h>
+#include "holder-test-guest.h"
 #include "holder-test-util.h"
 
 #define BOOT_TIMEOUT_MS (240 * 1000)
@@ -149,38 +150,13 @@ fixture_tear_down (Fixture *fx, gconstpointer data)
 static HolderMemberSpec *
 make_spec (Fixture *fx, guint i, gboolean with_peers)
 {
-  HolderMemberSpec *spec = holder_member_spec_new (fx->names[i]);
-  g_autofree char *disk_dir = g_build_filename (fx->root, "disks", fx->names[i], NULL);
-  g_autoptr(GString) cmdline = g_string_new ("console=ttyS0 panic=-1 holder.ip=");
-  const char *peers_sep = " holder.peers=";
+  const char *peers[3] = { NULL, };
+  guint n = 0;
 
-  g_assert_cmpint (g_mkdir_with_parents (disk_dir, 0755), ==, 0);
-  g_free (spec->disk_path);
-  spec->disk_path = g_build_filename (disk_dir, "disk.raw", NULL);
-  g_free (spec->seed_path);
-  spec->seed_path = g_build_filename (disk_dir, "seed.img", NULL);
-  if (!g_file_test (spec->disk_path, G_FILE_TEST_EXISTS))
-    {
-      g_assert_true (g_file_set_contents (spec->disk_path, "", 0, NULL));
-      g_assert_cmpint (truncate (spec->disk_path, 1024 * 1024), ==, 0);
-      g_assert_true (g_file_set_contents (spec->seed_path, "", 0, NULL));
-      g_assert_cmpint (truncate (spec->seed_path, 64 * 1024), ==, 0);
-    }
-  spec->cpus = 1;
-  spec->memory_bytes = 256 * 1024 * 1024;
-  spec->serial_log_path = g_strdup (fx->serial[i]);
-  spec->kernel_path = g_strdup (g_getenv ("HOLDER_TEST_GUEST_KERNEL"));
-  spec->initramfs_path = g_strdup (g_getenv ("HOLDER_TEST_GUEST_INITRAMFS"));
-
-  g_string_append_printf (cmdline, "%s/24", fx->ips[i]);
   for (guint j = 0; with_peers && j < 3; j++)
     if (j != i)
-      {
-        g_string_append_printf (cmdline, "%s%s", peers_sep, fx->ips[j]);
-        peers_sep = ",";
-      }
-  spec->cmdline = g_string_free (g_steal_pointer (&cmdline), FALSE);
-  return spec;
+      peers[n++] = fx->ips[j];
+  return holder_test_guest_spec (fx->root, fx->names[i], fx->ips[i], peers, fx->serial[i]);
 }
 
 static void
