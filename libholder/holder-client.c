@@ -1,49 +1,31 @@
-/* SPDX-License-Identifier: MIT
- *
- * The client half of protocol v2: spawning and binding a helper, sending
- * one request per connection, and the polling helpers built on top.
+/* holder-client.c: the client half of protocol v2: one request per
+ * connection, and the status, stop and wait calls built on it. Spawning
+ * and binding a helper is in holder-helper.c, the plumbing both share in
+ * holder-client-io.c.
  *
  * There is exactly one implementation of every exchange, and it is
  * asynchronous: it runs on the caller's thread-default main context. The
  * synchronous entry points run that same code on a private GMainContext
  * pushed as thread-default and iterate it until the operation is done (the
  * pattern GIO itself uses), so they never dispatch the caller's sources.
+ *
+ * SPDX-License-Identifier: MIT
  */
 #define G_LOG_DOMAIN "holder-client"
 
 #include "holder-client.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <gio/gunixsocketaddress.h>
-
+#include "holder-client-io-private.h"
 #include "holder-codec-private.h"
 #include "holder-error.h"
-#include "holder-runner.h"
 #include "holder-store.h"
 #include "holder-store-private.h"
 #include "holder-util-private.h"
 
-/* How often a missing or refusing socket is dialled again: a helper that
- * was just spawned listens within a few milliseconds, and a failed connect
- * to a Unix socket costs microseconds. */
-#define DIAL_RETRY_MS 5
-
-/* HOLDER_CLIENT_BIND_WINDOW_MS, or FLEETBOX_BIND_TIMEOUT (a Go duration)
- * for helpers that start slowly: under valgrind, or on a loaded machine. */
-static int
-bind_window_ms (void)
-{
-  const char *value = g_getenv ("FLEETBOX_BIND_TIMEOUT");
-  gint64 usec = 0;
-
-  if (value != NULL && holder_parse_go_duration (value, &usec) && usec > 0)
-    return (int) MIN (usec / 1000, G_MAXINT);
-  return HOLDER_CLIENT_BIND_WINDOW_MS;
-}
 /* Status and stop dial a socket whose pidfile names a live helper: if the
  * socket is not there within this, the member is being retired (or was
  * never served) and the store has the answer. */
@@ -51,256 +33,16 @@ bind_window_ms (void)
 /* Bound on the reply to status, and to the best-effort stop. */
 #define STATUS_TIMEOUT_MS (10 * 1000)
 #define STOP_REPLY_TIMEOUT_MS (5 * 1000)
-/* Defaults for holder_client_stop() and holder_helper_close(). */
-#define STOP_DEFAULT_TIMEOUT_MS (30 * 1000)
 #define STOP_POLL_MS 10
+/* Default for holder_client_stop(). */
+#define STOP_DEFAULT_TIMEOUT_MS (30 * 1000)
 #define WAIT_POLL_MS 20
 /* A member that is still downloading its image keeps holder_client_wait_running()
  * waiting past its timeout, but never past this (the Go client's bound). */
 #define WAIT_DOWNLOAD_CAP_MS (30 * 60 * 1000)
-/* The bind handshake: one read of at most this many bytes, within this. */
-#define HANDSHAKE_READ_MAX 64
-#define HANDSHAKE_READ_TIMEOUT_MS 2000
-#define HOLDER_PROTOCOL_VERSION "2"
-/* After SIGKILL, how long spawn waits to reap the helper it gives up on. */
-#define KILL_REAP_TIMEOUT_MS 5000
 
-/* ---------------------------------------------------------------------------
- * Small helpers
- */
-
-/* GTask source tags (a function pointer is not a gpointer in ISO C). */
-static char dial_tag;
+/* A GTask source tag (a function pointer is not a gpointer in ISO C). */
 static char send_tag;
-
-static char *
-client_resolve_root (const char  *root,
-                     GError     **error)
-{
-  if (root != NULL)
-    return g_strdup (root);
-  return holder_store_resolve_root (error);
-}
-
-static gboolean
-io_error_is_absent_socket (const GError *error)
-{
-  /* ENOENT: not listening yet; ECONNREFUSED: a stale file of a dead helper,
-   * or one that is about to be replaced. Both are worth another try. */
-  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ||
-         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
-}
-
-static void
-store_result_cb (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  GAsyncResult **slot = user_data;
-
-  *slot = g_object_ref (result);
-}
-
-/* Iterates @context (the pushed private one) until @slot is filled. */
-static void
-await_result (GMainContext  *context,
-              GAsyncResult **slot)
-{
-  while (*slot == NULL)
-    g_main_context_iteration (context, TRUE);
-}
-
-static GMainContext *
-private_context_push (void)
-{
-  GMainContext *context = g_main_context_new ();
-
-  g_main_context_push_thread_default (context);
-  return context;
-}
-
-static void
-private_context_pop (GMainContext *context)
-{
-  /* Let completions that were queued as idles run before the context
-   * goes: nothing may be left holding a reference to it. */
-  while (g_main_context_iteration (context, FALSE))
-    ;
-  g_main_context_pop_thread_default (context);
-  g_main_context_unref (context);
-}
-
-/* A timer on the thread-default context that cancels @cancellable. */
-typedef struct {
-  GCancellable *cancellable;
-  gboolean      fired;
-  GSource      *source;
-} StepTimer;
-
-static gboolean
-step_timer_fire_cb (gpointer user_data)
-{
-  StepTimer *timer = user_data;
-
-  timer->fired = TRUE;
-  g_cancellable_cancel (timer->cancellable);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-step_timer_start (StepTimer    *timer,
-                  GCancellable *cancellable,
-                  guint         timeout_ms)
-{
-  timer->cancellable = cancellable;
-  timer->fired = FALSE;
-  timer->source = g_timeout_source_new (timeout_ms);
-  g_source_set_callback (timer->source, step_timer_fire_cb, timer, NULL);
-  g_source_attach (timer->source, g_main_context_get_thread_default ());
-}
-
-static void
-step_timer_stop (StepTimer *timer)
-{
-  if (timer->source != NULL)
-    {
-      g_source_destroy (timer->source);
-      g_clear_pointer (&timer->source, g_source_unref);
-    }
-}
-
-/* g_cancellable_connect() handler: cancelling one cancels the other. */
-static void
-chain_cancel_cb (GCancellable *cancelled,
-                 gpointer      other)
-{
-  g_cancellable_cancel (G_CANCELLABLE (other));
-}
-
-/* Sleeps @ms on the pushed private @context, waking early when
- * @cancellable is cancelled. */
-static void
-context_sleep (GMainContext *context,
-               guint         ms,
-               GCancellable *cancellable)
-{
-  g_autoptr(GCancellable) local = g_cancellable_new ();
-  StepTimer timer = { 0 };
-  gulong id = 0;
-
-  if (cancellable != NULL)
-    id = g_cancellable_connect (cancellable, G_CALLBACK (chain_cancel_cb),
-                                g_object_ref (local), g_object_unref);
-  step_timer_start (&timer, local, ms);
-  while (!g_cancellable_is_cancelled (local))
-    g_main_context_iteration (context, TRUE);
-  step_timer_stop (&timer);
-  if (cancellable != NULL)
-    g_cancellable_disconnect (cancellable, id);
-}
-
-/* ---------------------------------------------------------------------------
- * Dialling with retry: a GTask that returns a GSocketConnection
- */
-
-typedef struct {
-  GSocketClient  *client;
-  GSocketAddress *address;
-  gint64          deadline; /* monotonic, usec */
-} DialData;
-
-static void
-dial_data_free (DialData *data)
-{
-  g_clear_object (&data->client);
-  g_clear_object (&data->address);
-  g_free (data);
-}
-
-static void dial_attempt (GTask *task);
-
-static gboolean
-dial_retry_cb (gpointer user_data)
-{
-  dial_attempt (G_TASK (user_data));
-  return G_SOURCE_REMOVE;
-}
-
-static void
-dial_connected_cb (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  DialData *data = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  GSocketConnection *connection;
-
-  connection = g_socket_client_connect_finish (G_SOCKET_CLIENT (source),
-                                               result, &error);
-  if (connection != NULL)
-    {
-      g_task_return_pointer (task, connection, g_object_unref);
-      return;
-    }
-
-  if (io_error_is_absent_socket (error) &&
-      !g_cancellable_is_cancelled (g_task_get_cancellable (task)) &&
-      g_get_monotonic_time () + DIAL_RETRY_MS * 1000 < data->deadline)
-    {
-      g_autoptr(GSource) retry = g_timeout_source_new (DIAL_RETRY_MS);
-
-      g_source_set_callback (retry, dial_retry_cb, g_object_ref (task),
-                             g_object_unref);
-      g_source_attach (retry, g_task_get_context (task));
-      return;
-    }
-
-  g_task_return_error (task, g_steal_pointer (&error));
-}
-
-static void
-dial_attempt (GTask *task)
-{
-  DialData *data = g_task_get_task_data (task);
-
-  g_socket_client_connect_async (data->client,
-                                 G_SOCKET_CONNECTABLE (data->address),
-                                 g_task_get_cancellable (task),
-                                 dial_connected_cb, g_object_ref (task));
-}
-
-/* Connects to the Unix socket at @path, retrying every DIAL_RETRY_MS while
- * it is missing or refusing, for @window_ms. Fails with the last GIO
- * error. */
-static void
-dial_async (const char          *path,
-            guint                window_ms,
-            GCancellable        *cancellable,
-            GAsyncReadyCallback  callback,
-            gpointer             user_data)
-{
-  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
-  DialData *data = g_new0 (DialData, 1);
-
-  g_task_set_source_tag (task, &dial_tag);
-  data->client = g_socket_client_new ();
-  g_socket_client_set_family (data->client, G_SOCKET_FAMILY_UNIX);
-  /* A Unix path has nothing to do with proxies; skip the resolver. */
-  g_socket_client_set_enable_proxy (data->client, FALSE);
-  data->address = g_unix_socket_address_new (path);
-  data->deadline = g_get_monotonic_time () + (gint64) window_ms * 1000;
-  g_task_set_task_data (task, data, (GDestroyNotify) dial_data_free);
-  dial_attempt (task);
-}
-
-static GSocketConnection *
-dial_finish (GAsyncResult  *result,
-             GError       **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
 
 /* ---------------------------------------------------------------------------
  * One request, one reply
@@ -497,10 +239,10 @@ send_dialled_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
   GOutputStream *output;
 
-  data->connection = dial_finish (result, &error);
+  data->connection = holder_client_dial_finish (result, &error);
   if (data->connection == NULL)
     {
-      if (io_error_is_absent_socket (error))
+      if (holder_client_error_is_absent_socket (error))
         g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_NOT_FOUND,
                                  "no helper serves member \"%s\": %s",
                                  data->name, error->message);
@@ -554,7 +296,7 @@ client_send_internal_async (const char           *root,
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-  resolved = client_resolve_root (root, &error);
+  resolved = holder_client_resolve_root (root, &error);
   if (resolved == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
@@ -576,14 +318,14 @@ client_send_internal_async (const char           *root,
       data->user_cancellable = g_object_ref (cancellable);
       data->user_cancel_id =
         g_cancellable_connect (cancellable,
-                               G_CALLBACK (chain_cancel_cb),
+                               G_CALLBACK (holder_client_chain_cancel_cb),
                                g_object_ref (data->cancellable),
                                g_object_unref);
     }
 
   path = holder_store_socket_path (resolved, name);
   g_debug ("sending %s to %s", request->cmd, path);
-  dial_async (path, dial_window_ms, data->cancellable, send_dialled_cb,
+  holder_client_dial_async (path, dial_window_ms, data->cancellable, send_dialled_cb,
               g_object_ref (task));
 }
 
@@ -628,16 +370,16 @@ client_send_sync (const char           *root,
                   GError              **error)
 {
   g_autoptr(GAsyncResult) result = NULL;
-  GMainContext *context = private_context_push ();
+  GMainContext *context = holder_client_context_push ();
   HolderReply *reply;
 
   client_send_internal_async (root, name, request, timeout_ms, dial_window_ms,
-                              NULL, store_result_cb, &result);
-  await_result (context, &result);
+                              NULL, holder_client_store_result_cb, &result);
+  holder_client_await_result (context, &result);
   reply = holder_client_send_finish (result, error);
   /* Drop the task (and its timeout source) while the context is ours. */
   g_clear_object (&result);
-  private_context_pop (context);
+  holder_client_context_pop (context);
   return reply;
 }
 
@@ -760,7 +502,7 @@ holder_client_is_running (const char *root,
 
   g_return_val_if_fail (name != NULL, FALSE);
 
-  resolved = client_resolve_root (root, NULL);
+  resolved = holder_client_resolve_root (root, NULL);
   if (resolved == NULL)
     return FALSE;
   return client_is_running_at (resolved, name);
@@ -802,7 +544,7 @@ holder_client_status (const char  *root,
 
   if (!holder_name_validate (name, error))
     return NULL;
-  resolved = client_resolve_root (root, error);
+  resolved = holder_client_resolve_root (root, error);
   if (resolved == NULL)
     return NULL;
 
@@ -856,7 +598,7 @@ holder_client_stop (const char  *root,
 
   if (!holder_name_validate (name, error))
     return FALSE;
-  resolved = client_resolve_root (root, error);
+  resolved = holder_client_resolve_root (root, error);
   if (resolved == NULL)
     return FALSE;
 
@@ -904,7 +646,7 @@ holder_client_wait_running (const char          *root,
   g_return_val_if_fail (names != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  resolved = client_resolve_root (root, error);
+  resolved = holder_client_resolve_root (root, error);
   if (resolved == NULL)
     return FALSE;
 
@@ -1007,574 +749,4 @@ holder_client_wait_running (const char          *root,
   if (out_statuses != NULL)
     *out_statuses = g_steal_pointer (&statuses);
   return TRUE;
-}
-
-/* ---------------------------------------------------------------------------
- * Spawning a helper
- */
-
-struct _HolderHelper {
-  GSubprocess       *process;
-  GPid               pid;
-  char              *root;
-  char              *primary;
-  char              *log_path;
-  gboolean           detached;
-  /* Bound: the acked control connection. The helper's death watch is armed
-   * on it, so it must stay open exactly as long as the handle wants the
-   * helper alive. */
-  GSocketConnection *control;
-};
-
-/* Watches the helper process while spawn waits for it. */
-typedef struct {
-  GSubprocess  *process;
-  GCancellable *wait_cancellable;
-  GCancellable *step;      /* the current step; cancelled when it exits */
-  gboolean      exited;
-  gboolean      wait_done;
-} SpawnWatch;
-
-static void
-spawn_watch_exited_cb (GObject      *source,
-                       GAsyncResult *result,
-                       gpointer      user_data)
-{
-  SpawnWatch *watch = user_data;
-
-  watch->exited = g_subprocess_wait_finish (G_SUBPROCESS (source), result,
-                                            NULL);
-  watch->wait_done = TRUE;
-  if (watch->exited && watch->step != NULL)
-    g_cancellable_cancel (watch->step);
-}
-
-static void
-spawn_watch_start (SpawnWatch  *watch,
-                   GSubprocess *process)
-{
-  watch->process = process;
-  watch->wait_cancellable = g_cancellable_new ();
-  g_subprocess_wait_async (process, watch->wait_cancellable,
-                           spawn_watch_exited_cb, watch);
-}
-
-static void
-spawn_watch_stop (SpawnWatch   *watch,
-                  GMainContext *context)
-{
-  g_cancellable_cancel (watch->wait_cancellable);
-  while (!watch->wait_done)
-    g_main_context_iteration (context, TRUE);
-  g_clear_object (&watch->wait_cancellable);
-  g_clear_object (&watch->step);
-}
-
-/* Starts a step: a fresh cancellable the exit watch can interrupt. */
-static GCancellable *
-spawn_watch_begin_step (SpawnWatch *watch)
-{
-  g_clear_object (&watch->step);
-  watch->step = g_cancellable_new ();
-  if (watch->exited)
-    g_cancellable_cancel (watch->step);
-  return watch->step;
-}
-
-static void
-set_helper_exited_error (GError      **error,
-                         GSubprocess  *process,
-                         const char   *when,
-                         const char   *log_path)
-{
-  g_autofree char *how = NULL;
-
-  if (g_subprocess_get_if_signaled (process))
-    {
-      int sig = g_subprocess_get_term_sig (process);
-
-      how = g_strdup_printf ("was killed by signal %d (%s)", sig,
-                             g_strsignal (sig));
-    }
-  else
-    how = g_strdup_printf ("exited with status %d",
-                           g_subprocess_get_exit_status (process));
-  g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_HELPER_EXITED,
-               "helper %s %s%s%s%s", how, when,
-               log_path != NULL ? " (see " : "",
-               log_path != NULL ? log_path : "",
-               log_path != NULL ? ")" : "");
-}
-
-/* Kills a helper spawn gives up on, and reaps it. */
-static void
-spawn_kill (SpawnWatch   *watch,
-            GMainContext *context)
-{
-  gint64 deadline;
-
-  if (watch->exited)
-    return;
-  g_subprocess_force_exit (watch->process);
-  deadline = g_get_monotonic_time () + KILL_REAP_TIMEOUT_MS * 1000;
-  while (!watch->exited && g_get_monotonic_time () < deadline)
-    context_sleep (context, DIAL_RETRY_MS, NULL);
-}
-
-/* The bind handshake of protocol-v2.md section 5, retried (the helper drops
- * a connection it does not get to answer, and may not listen yet) until it
- * is acked, the window closes, or the helper exits. */
-static gboolean
-spawn_bind (HolderHelper  *helper,
-            SpawnWatch    *watch,
-            GMainContext  *context,
-            GError       **error)
-{
-  g_autofree char *path = NULL;
-  g_autofree char *last_problem = NULL;
-  gint64 deadline;
-
-  path = holder_store_control_socket_path (helper->root, helper->primary);
-  deadline = g_get_monotonic_time () + bind_window_ms () * 1000;
-
-  for (;;)
-    {
-      g_autoptr(GAsyncResult) result = NULL;
-      g_autoptr(GSocketConnection) connection = NULL;
-      g_autoptr(GError) local_error = NULL;
-      char answer[HANDSHAKE_READ_MAX + 1];
-      GCancellable *step;
-      StepTimer timer = { 0 };
-      gint64 remaining;
-      gssize n;
-
-      remaining = (deadline - g_get_monotonic_time ()) / 1000;
-      if (watch->exited)
-        {
-          set_helper_exited_error (error, watch->process, "before binding",
-                                   NULL);
-          return FALSE;
-        }
-      if (remaining <= 0)
-        {
-          g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_TIMED_OUT,
-                       "helper did not complete the bind handshake on %s "
-                       "within %d ms%s%s", path, bind_window_ms (),
-                       last_problem != NULL ? ": " : "",
-                       last_problem != NULL ? last_problem : "");
-          return FALSE;
-        }
-
-      step = spawn_watch_begin_step (watch);
-      dial_async (path, (guint) remaining, step, store_result_cb, &result);
-      await_result (context, &result);
-      connection = dial_finish (result, &local_error);
-      g_clear_object (&result);
-      if (connection == NULL)
-        {
-          if (!watch->exited && !io_error_is_absent_socket (local_error))
-            {
-              g_set_error (error, HOLDER_ERROR,
-                           g_error_matches (local_error, G_IO_ERROR,
-                                            G_IO_ERROR_PERMISSION_DENIED)
-                           ? HOLDER_ERROR_PERMISSION_DENIED
-                           : HOLDER_ERROR_FAILED,
-                           "connect to %s: %s", path, local_error->message);
-              return FALSE;
-            }
-          g_free (last_problem);
-          last_problem = g_strdup (local_error->message);
-          continue;
-        }
-
-      /* Each step is one write or one read: the helper reads `bind` with a
-       * single read of at most 64 bytes. */
-      g_output_stream_write_all_async (
-        g_io_stream_get_output_stream (G_IO_STREAM (connection)),
-        "bind", 4, G_PRIORITY_DEFAULT, step, store_result_cb, &result);
-      await_result (context, &result);
-      if (!g_output_stream_write_all_finish (
-             g_io_stream_get_output_stream (G_IO_STREAM (connection)),
-             result, NULL, &local_error))
-        {
-          g_clear_object (&result);
-          g_free (last_problem);
-          last_problem = g_strdup (local_error->message);
-          context_sleep (context, DIAL_RETRY_MS, step);
-          continue;
-        }
-      g_clear_object (&result);
-
-      step_timer_start (&timer, step, HANDSHAKE_READ_TIMEOUT_MS);
-      g_input_stream_read_async (
-        g_io_stream_get_input_stream (G_IO_STREAM (connection)),
-        answer, HANDSHAKE_READ_MAX, G_PRIORITY_DEFAULT, step,
-        store_result_cb, &result);
-      await_result (context, &result);
-      step_timer_stop (&timer);
-      n = g_input_stream_read_finish (
-            g_io_stream_get_input_stream (G_IO_STREAM (connection)),
-            result, &local_error);
-      g_clear_object (&result);
-      if (n <= 0)
-        {
-          /* Dropped before answering (or too slow): try a new connection. */
-          g_free (last_problem);
-          last_problem = g_strdup (n == 0 ? "the helper closed the control "
-                                            "connection"
-                                          : timer.fired
-                                          ? "no answer to bind"
-                                          : local_error->message);
-          g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
-          context_sleep (context, DIAL_RETRY_MS, step);
-          continue;
-        }
-
-      answer[n] = '\0';
-      g_strstrip (answer);
-      if (strcmp (answer, HOLDER_PROTOCOL_VERSION) != 0)
-        {
-          g_autoptr(GString) quoted = g_string_new (NULL);
-
-          holder_append_go_quoted (quoted, answer);
-          g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
-          g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_VERSION_MISMATCH,
-                       "helper speaks protocol %s, this client speaks \"%s\"",
-                       quoted->str, HOLDER_PROTOCOL_VERSION);
-          return FALSE;
-        }
-
-      g_output_stream_write_all_async (
-        g_io_stream_get_output_stream (G_IO_STREAM (connection)),
-        "ack", 3, G_PRIORITY_DEFAULT, step, store_result_cb, &result);
-      await_result (context, &result);
-      if (!g_output_stream_write_all_finish (
-             g_io_stream_get_output_stream (G_IO_STREAM (connection)),
-             result, NULL, &local_error))
-        {
-          g_clear_object (&result);
-          g_free (last_problem);
-          last_problem = g_strdup (local_error->message);
-          g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
-          context_sleep (context, DIAL_RETRY_MS, step);
-          continue;
-        }
-
-      helper->control = g_steal_pointer (&connection);
-      return TRUE;
-    }
-}
-
-/* A detached helper is ready once its primary's socket accepts and its
- * pidfile names it (not a stale helper serving the same name). The probe
- * connection carries no request: the helper sees EOF and drops it. */
-static gboolean
-spawn_await_detached (HolderHelper  *helper,
-                      SpawnWatch    *watch,
-                      GMainContext  *context,
-                      GError       **error)
-{
-  g_autofree char *path = holder_store_socket_path (helper->root,
-                                                    helper->primary);
-  g_autofree char *last_problem = NULL;
-  gint64 deadline = g_get_monotonic_time () +
-                    (gint64) HOLDER_CLIENT_DIAL_WINDOW_MS * 1000;
-
-  for (;;)
-    {
-      g_autoptr(GAsyncResult) result = NULL;
-      g_autoptr(GSocketConnection) connection = NULL;
-      g_autoptr(GError) local_error = NULL;
-      GCancellable *step;
-      gint64 remaining;
-      GPid pid = 0;
-
-      remaining = (deadline - g_get_monotonic_time ()) / 1000;
-      if (watch->exited)
-        {
-          set_helper_exited_error (error, watch->process,
-                                   "before serving its members",
-                                   helper->log_path);
-          return FALSE;
-        }
-      if (remaining <= 0)
-        {
-          g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_TIMED_OUT,
-                       "helper did not serve %s within %d ms%s%s",
-                       path, HOLDER_CLIENT_DIAL_WINDOW_MS,
-                       last_problem != NULL ? ": " : "",
-                       last_problem != NULL ? last_problem : "");
-          return FALSE;
-        }
-
-      step = spawn_watch_begin_step (watch);
-      dial_async (path, (guint) remaining, step, store_result_cb, &result);
-      await_result (context, &result);
-      connection = dial_finish (result, &local_error);
-      if (connection == NULL)
-        {
-          if (!watch->exited && !io_error_is_absent_socket (local_error))
-            {
-              g_set_error (error, HOLDER_ERROR,
-                           g_error_matches (local_error, G_IO_ERROR,
-                                            G_IO_ERROR_PERMISSION_DENIED)
-                           ? HOLDER_ERROR_PERMISSION_DENIED
-                           : HOLDER_ERROR_FAILED,
-                           "connect to %s: %s", path, local_error->message);
-              return FALSE;
-            }
-          g_free (last_problem);
-          last_problem = g_strdup (local_error->message);
-          continue;
-        }
-      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
-
-      if (holder_store_read_pidfile (helper->root, helper->primary, &pid, NULL) &&
-          pid == helper->pid)
-        return TRUE;
-      g_free (last_problem);
-      last_problem = g_strdup_printf ("the pidfile of %s does not name "
-                                      "pid %d yet", helper->primary,
-                                      (int) helper->pid);
-      context_sleep (context, DIAL_RETRY_MS, step);
-    }
-}
-
-static void
-detached_child_setup (gpointer user_data)
-{
-  /* A new session: no terminal's hangup or job-control signal reaches the
-   * helper, so its VMs outlive the caller. */
-  setsid ();
-}
-
-HolderHelper *
-holder_helper_spawn (const char         *helper_path,
-                     const char *const  *names,
-                     const char *const  *envp,
-                     HolderSpawnFlags    flags,
-                     GError            **error)
-{
-  g_autoptr(HolderHelper) helper = NULL;
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_auto(GStrv) env = NULL;
-  g_autofree char *program = NULL;
-  g_autofree char *joined = NULL;
-  const char *argv[4];
-  GMainContext *context;
-  g_autoptr(GError) spawn_error = NULL;
-  SpawnWatch watch = { 0 };
-  gboolean ok;
-
-  g_return_val_if_fail (names != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  if (names[0] == NULL)
-    {
-      g_set_error_literal (error, HOLDER_ERROR, HOLDER_ERROR_INVALID_ARGUMENT,
-                           "no VM names provided");
-      return NULL;
-    }
-  for (gsize i = 0; names[i] != NULL; i++)
-    {
-      if (!holder_name_validate (names[i], error))
-        return NULL;
-      /* The runner flag's value is split on commas. */
-      if (strchr (names[i], ',') != NULL)
-        {
-          g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_INVALID_NAME,
-                       "member name \"%s\" contains a comma", names[i]);
-          return NULL;
-        }
-    }
-
-  if (helper_path != NULL)
-    program = g_strdup (helper_path);
-  else
-    {
-      program = g_file_read_link ("/proc/self/exe", error);
-      if (program == NULL)
-        {
-          g_prefix_error (error, "find the calling program: ");
-          return NULL;
-        }
-    }
-
-  env = envp != NULL ? g_strdupv ((char **) envp) : g_get_environ ();
-  helper = g_new0 (HolderHelper, 1);
-  helper->detached = (flags & HOLDER_SPAWN_FLAGS_DETACHED) != 0;
-  helper->primary = g_strdup (names[0]);
-  helper->root = holder_store_resolve_root_for_environ ((const char *const *) env, error);
-  if (helper->root == NULL)
-    return NULL;
-
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
-  if (helper->detached)
-    {
-      g_autofree char *log_name = g_strdup_printf ("runner-%s.log",
-                                                   helper->primary);
-      int fd;
-
-      env = g_environ_unsetenv (env, HOLDER_PARENT_PID_ENV);
-      if (!holder_store_ensure_root (helper->root, error))
-        return NULL;
-      helper->log_path = g_build_filename (helper->root, log_name, NULL);
-      fd = open (helper->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-                 0644);
-      if (fd < 0)
-        {
-          int saved = errno;
-
-          g_set_error (error, HOLDER_ERROR,
-                       saved == EACCES ? HOLDER_ERROR_PERMISSION_DENIED
-                                       : HOLDER_ERROR_FAILED,
-                       "open %s: %s", helper->log_path, g_strerror (saved));
-          return NULL;
-        }
-      g_subprocess_launcher_take_stdout_fd (launcher, fd);
-      g_subprocess_launcher_take_stderr_fd (launcher, dup (fd));
-      g_subprocess_launcher_set_child_setup (launcher, detached_child_setup,
-                                             NULL, NULL);
-    }
-  else
-    {
-      g_autofree char *ppid = g_strdup_printf ("%d", (int) getpid ());
-
-      env = g_environ_setenv (env, HOLDER_PARENT_PID_ENV, ppid, TRUE);
-    }
-  g_subprocess_launcher_set_environ (launcher, env);
-
-  joined = g_strjoinv (",", (char **) names);
-  argv[0] = program;
-  argv[1] = HOLDER_RUNNER_FLAG;
-  argv[2] = joined;
-  argv[3] = NULL;
-
-  context = private_context_push ();
-  helper->process = g_subprocess_launcher_spawnv (launcher, argv,
-                                                  &spawn_error);
-  if (helper->process == NULL)
-    {
-      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_FAILED, "spawn %s: %s",
-                   program, spawn_error->message);
-      private_context_pop (context);
-      return NULL;
-    }
-  /* NULL only if it was already reaped: then the exit watch reports it. */
-  if (g_subprocess_get_identifier (helper->process) != NULL)
-    helper->pid = (GPid) g_ascii_strtoll (
-      g_subprocess_get_identifier (helper->process), NULL, 10);
-  g_debug ("spawned %s helper %d for %s", helper->detached ? "detached"
-                                                           : "bound",
-           (int) helper->pid, joined);
-
-  spawn_watch_start (&watch, helper->process);
-  if (helper->detached)
-    ok = spawn_await_detached (helper, &watch, context, error);
-  else
-    ok = spawn_bind (helper, &watch, context, error);
-  if (!ok)
-    spawn_kill (&watch, context);
-  spawn_watch_stop (&watch, context);
-  private_context_pop (context);
-
-  if (!ok)
-    return NULL;
-  return g_steal_pointer (&helper);
-}
-
-GPid
-holder_helper_get_pid (HolderHelper *helper)
-{
-  g_return_val_if_fail (helper != NULL, 0);
-  return helper->pid;
-}
-
-const char *
-holder_helper_get_root (HolderHelper *helper)
-{
-  g_return_val_if_fail (helper != NULL, NULL);
-  return helper->root;
-}
-
-const char *
-holder_helper_get_primary (HolderHelper *helper)
-{
-  g_return_val_if_fail (helper != NULL, NULL);
-  return helper->primary;
-}
-
-static void
-helper_close_control (HolderHelper *helper)
-{
-  if (helper->control != NULL)
-    {
-      g_io_stream_close (G_IO_STREAM (helper->control), NULL, NULL);
-      g_clear_object (&helper->control);
-    }
-}
-
-gboolean
-holder_helper_close (HolderHelper  *helper,
-                     guint          timeout_ms,
-                     int           *out_exit_status,
-                     GError       **error)
-{
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GCancellable) cancellable = NULL;
-  g_autoptr(GError) local_error = NULL;
-  StepTimer timer = { 0 };
-  GMainContext *context;
-  gboolean exited;
-
-  g_return_val_if_fail (helper != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  if (helper->detached)
-    return TRUE;
-
-  /* EOF on the acked connection is the helper's signal to tear down. */
-  helper_close_control (helper);
-
-  if (timeout_ms == 0)
-    timeout_ms = STOP_DEFAULT_TIMEOUT_MS;
-  cancellable = g_cancellable_new ();
-  context = private_context_push ();
-  step_timer_start (&timer, cancellable, timeout_ms);
-  g_subprocess_wait_async (helper->process, cancellable, store_result_cb,
-                           &result);
-  await_result (context, &result);
-  step_timer_stop (&timer);
-  exited = g_subprocess_wait_finish (helper->process, result, &local_error);
-  g_clear_object (&result);
-  private_context_pop (context);
-
-  if (!exited)
-    {
-      if (timer.fired)
-        g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_TIMED_OUT,
-                     "timed out after %u ms waiting for the helper (pid %d) "
-                     "to exit", timeout_ms, (int) helper->pid);
-      else
-        g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  if (out_exit_status != NULL)
-    *out_exit_status = g_subprocess_get_status (helper->process);
-  return TRUE;
-}
-
-void
-holder_helper_free (HolderHelper *helper)
-{
-  if (helper == NULL)
-    return;
-  /* Closing is instant; a bound helper notices and tears down by itself.
-   * GSubprocess keeps reaping the child after the last unref. */
-  helper_close_control (helper);
-  g_clear_object (&helper->process);
-  g_free (helper->root);
-  g_free (helper->primary);
-  g_free (helper->log_path);
-  g_free (helper);
 }

@@ -6,22 +6,31 @@
  */
 #pragma once
 
-#include "holder-server-private.h"
+#include <glib.h>
 
 G_BEGIN_DECLS
 
+/* The bind handshake must finish within this. */
+#define HOLDER_LIFETIME_HANDSHAKE_TIMEOUT_SECONDS 10
+
 typedef struct _HolderLifetime HolderLifetime;
 
+/* The bound client is gone (@reason says how): the helper must end. */
+typedef void (*HolderLifetimeGoneFunc) (const char *reason,
+                                        gpointer    user_data);
+
 /* Listens on <root>/run/<h(primary)>.ctl and, when @parent_pid > 0, watches
- * that process. */
-HolderLifetime *holder_lifetime_new (HolderServer *server,
-                                     const char   *root,
-                                     const char   *primary,
-                                     GPid          parent_pid,
-                                     GError      **error);
+ * that process. Calls @on_gone, from the main context, when an acked
+ * control connection reads EOF or the parent exits. */
+HolderLifetime *holder_lifetime_new (const char              *root,
+                                     const char              *primary,
+                                     GPid                     parent_pid,
+                                     HolderLifetimeGoneFunc   on_gone,
+                                     gpointer                 user_data,
+                                     GError                 **error);
 
 /* Stops listening, drops every control connection and removes the control
- * socket. Never triggers a shutdown. */
+ * socket. Never calls on_gone. */
 void holder_lifetime_free (HolderLifetime *lifetime);
 
 G_END_DECLS

@@ -40,7 +40,8 @@ typedef enum {
 typedef struct _CtlConn CtlConn;
 
 struct _HolderLifetime {
-  HolderServer   *server;
+  HolderLifetimeGoneFunc on_gone;
+  gpointer        user_data;
   HolderListener *listener;
   GList          *conns;
   GPid            parent_pid;
@@ -62,6 +63,13 @@ struct _CtlConn {
 };
 
 static void ctl_read (CtlConn *ctl);
+
+static void
+lifetime_gone (HolderLifetime *lifetime,
+               const char     *reason)
+{
+  lifetime->on_gone (reason, lifetime->user_data);
+}
 
 static CtlConn *
 ctl_ref (CtlConn *ctl)
@@ -166,7 +174,7 @@ on_ctl_read (GObject      *source,
         {
           /* Only an acked connection carries the client's life. */
           ctl_close (ctl);
-          holder_server_shutdown (lifetime->server, "the bound client closed its control connection");
+          lifetime_gone (lifetime, "the bound client closed its control connection");
         }
       else
         {
@@ -239,7 +247,7 @@ on_handshake_timeout (gpointer user_data)
   CtlConn *ctl = user_data;
 
   g_debug ("bind: handshake not finished within %d s; dropping it",
-           HOLDER_SERVER_HANDSHAKE_TIMEOUT_SECONDS);
+           HOLDER_LIFETIME_HANDSHAKE_TIMEOUT_SECONDS);
   g_clear_pointer (&ctl->timeout, g_source_unref);
   ctl_close (ctl);
   return G_SOURCE_REMOVE;
@@ -279,7 +287,7 @@ on_incoming_control (int      fd,
   ctl->state = CTL_WAIT_BIND;
   lifetime->conns = g_list_prepend (lifetime->conns, ctl);
 
-  ctl->timeout = g_timeout_source_new_seconds (HOLDER_SERVER_HANDSHAKE_TIMEOUT_SECONDS);
+  ctl->timeout = g_timeout_source_new_seconds (HOLDER_LIFETIME_HANDSHAKE_TIMEOUT_SECONDS);
   g_source_set_callback (ctl->timeout, on_handshake_timeout, ctl, NULL);
   g_source_attach (ctl->timeout, lifetime->context);
 
@@ -303,7 +311,7 @@ on_parent_exited (int          fd,
   HolderLifetime *lifetime = user_data;
 
   g_clear_pointer (&lifetime->parent_source, g_source_unref);
-  holder_server_shutdown (lifetime->server, "the bound parent exited");
+  lifetime_gone (lifetime, "the bound parent exited");
   return G_SOURCE_REMOVE;
 }
 
@@ -315,7 +323,7 @@ on_parent_poll (gpointer user_data)
   if (!parent_is_gone (lifetime))
     return G_SOURCE_CONTINUE;
   g_clear_pointer (&lifetime->parent_source, g_source_unref);
-  holder_server_shutdown (lifetime->server, "the bound parent is gone");
+  lifetime_gone (lifetime, "the bound parent is gone");
   return G_SOURCE_REMOVE;
 }
 
@@ -325,7 +333,7 @@ on_parent_gone_at_start (gpointer user_data)
   HolderLifetime *lifetime = user_data;
 
   g_clear_pointer (&lifetime->parent_source, g_source_unref);
-  holder_server_shutdown (lifetime->server, "the bound parent was gone at start-up");
+  lifetime_gone (lifetime, "the bound parent was gone at start-up");
   return G_SOURCE_REMOVE;
 }
 
@@ -375,17 +383,19 @@ lifetime_watch_parent (HolderLifetime *lifetime)
 /* ---------------------------------------------------------------- public */
 
 HolderLifetime *
-holder_lifetime_new (HolderServer *server,
-                     const char   *root,
-                     const char   *primary,
-                     GPid          parent_pid,
-                     GError      **error)
+holder_lifetime_new (const char              *root,
+                     const char              *primary,
+                     GPid                     parent_pid,
+                     HolderLifetimeGoneFunc   on_gone,
+                     gpointer                 user_data,
+                     GError                 **error)
 {
   HolderLifetime *lifetime;
   g_autofree char *path = holder_store_control_socket_path (root, primary);
 
   lifetime = g_new0 (HolderLifetime, 1);
-  lifetime->server = server;
+  lifetime->on_gone = on_gone;
+  lifetime->user_data = user_data;
   lifetime->parent_pid = parent_pid;
   lifetime->pidfd = -1;
   lifetime->context = g_main_context_ref_thread_default ();

@@ -14,8 +14,6 @@ G_BEGIN_DECLS
 /* How long a command connection may take to deliver its request line before
  * it is dropped, so half-open clients cannot pin file descriptors. */
 #define HOLDER_SERVER_REQUEST_TIMEOUT_SECONDS 10
-/* The bind handshake must finish within this. */
-#define HOLDER_SERVER_HANDSHAKE_TIMEOUT_SECONDS 10
 /* The whole shutdown (every VM stopped, network closed) fits in this. */
 #define HOLDER_SERVER_SHUTDOWN_BUDGET_SECONDS 30
 

@@ -1,0 +1,225 @@
+/* holder-member.c: members of one helper (see holder-member-private.h).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#define G_LOG_DOMAIN "holder-server"
+
+#include <errno.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "holder-error.h"
+#include "holder-member-private.h"
+#include "holder-store.h"
+
+HolderMember *
+holder_member_ref (HolderMember *m)
+{
+  g_atomic_int_inc (&m->ref_count);
+  return m;
+}
+
+void
+holder_member_unref (HolderMember *m)
+{
+  if (m == NULL || !g_atomic_int_dec_and_test (&m->ref_count))
+    return;
+  g_assert (m->listener == NULL);
+  g_free (m->name);
+  g_free (m->ip);
+  g_free (m->error);
+  g_free (m->socket_path);
+  g_free (m);
+}
+
+void
+holder_member_set_state (HolderMember      *m,
+                         HolderMemberState  state)
+{
+  if (m->state == state)
+    return;
+  g_debug ("member %s: %s -> %s", m->name,
+           holder_member_state_to_string (m->state),
+           holder_member_state_to_string (state));
+  m->state = state;
+}
+
+HolderStatus *
+holder_member_status (HolderMember *m)
+{
+  HolderStatus *status = g_new0 (HolderStatus, 1);
+
+  status->name = g_strdup (m->name);
+  status->pid = getpid ();
+  status->running = holder_member_state_is_active (m->state);
+  status->ip = g_strdup (m->ip != NULL ? m->ip : "");
+  status->state = g_strdup (holder_member_state_to_string (m->state));
+  status->error = g_strdup (m->error);
+  return status;
+}
+
+guint
+holder_member_count_active (HolderServer *server)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint n = 0;
+
+  g_hash_table_iter_init (&iter, server->members);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      HolderMember *m = value;
+      if (holder_member_state_is_active (m->state))
+        n++;
+    }
+  return n;
+}
+
+void
+holder_member_retire (HolderMember *m)
+{
+  HolderServer *server = m->server;
+  g_autoptr(GError) error = NULL;
+
+  if (m->retired)
+    return;
+  m->retired = TRUE;
+
+  /* Closes the socket and removes its file. */
+  g_clear_pointer (&m->listener, holder_listener_free);
+  if (!holder_store_remove_pidfile (server->root, m->name, &error))
+    g_debug ("%s", error->message);
+
+  g_debug ("member %s retired", m->name);
+  /* The registry holds a reference; this may free the member. */
+  if (g_hash_table_lookup (server->members, m->name) == m)
+    g_hash_table_remove (server->members, m->name);
+}
+
+static void
+on_incoming (int      fd,
+             gpointer user_data)
+{
+  HolderMember *m = user_data;
+
+  m->server->accept_member (m, fd);
+}
+
+HolderMember *
+holder_member_register (HolderServer  *server,
+                        const char    *name,
+                        GError       **error)
+{
+  g_autoptr(HolderMember) m = NULL;
+  g_autofree char *dir = NULL;
+  GPid other_pid = 0;
+
+  if (!holder_name_validate (name, error))
+    return NULL;
+  g_assert (g_hash_table_lookup (server->members, name) == NULL);
+
+  /* Another live helper serving this name would have its socket stolen and
+   * its pidfile overwritten: refuse instead. */
+  if (holder_store_read_pidfile (server->root, name, &other_pid, NULL) &&
+      other_pid != getpid () && holder_pid_is_alive (other_pid))
+    {
+      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_ALREADY_RUNNING,
+                   "member %s is already served by helper %d", name, (int) other_pid);
+      return NULL;
+    }
+
+  dir = holder_store_member_dir (server->root, name);
+  if (g_mkdir_with_parents (dir, 0755) != 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                   "create %s: %s", dir, g_strerror (saved_errno));
+      return NULL;
+    }
+
+  m = g_new0 (HolderMember, 1);
+  m->ref_count = 1;
+  m->server = server;
+  m->name = g_strdup (name);
+  m->state = HOLDER_MEMBER_STATE_STARTING;
+  m->socket_path = holder_store_socket_path (server->root, name);
+
+  m->listener = holder_listener_new (m->socket_path, on_incoming, m, error);
+  if (m->listener == NULL)
+    return NULL;
+
+  if (!holder_store_write_pidfile (server->root, name, error))
+    {
+      g_clear_pointer (&m->listener, holder_listener_free);
+      return NULL;
+    }
+
+  g_hash_table_insert (server->members, m->name, holder_member_ref (m));
+  g_debug ("member %s registered on %s", name, m->socket_path);
+  return g_steal_pointer (&m);
+}
+
+static void
+on_vm_stopped (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  HolderMember *m = user_data;
+  HolderServer *server = m->server;
+  g_autoptr(GError) error = NULL;
+
+  if (!server->backend_class->stop_vm_finish (server->backend, result, &error))
+    g_debug ("stop %s: %s", m->name, error->message);
+
+  server->backend_class->vm_free (server->backend, m->vm);
+  m->vm = NULL;
+  m->stopping = FALSE;
+  g_assert (server->pending_stops > 0);
+  server->pending_stops--;
+
+  /* A stop retires the member; a VM that exited on its own leaves it in
+   * `error`, readable until it is stopped. */
+  if (!server->shutting_down && m->state != HOLDER_MEMBER_STATE_ERROR)
+    {
+      holder_member_set_state (m, HOLDER_MEMBER_STATE_STOPPED);
+      holder_member_retire (m);
+    }
+  holder_server_work_done (server);
+  holder_member_unref (m);
+}
+
+void
+holder_member_stop_vm (HolderMember *m)
+{
+  HolderServer *server = m->server;
+
+  g_assert (m->vm != NULL);
+  if (m->stopping)
+    return;
+  m->stopping = TRUE;
+  server->pending_stops++;
+  server->backend_class->stop_vm_async (server->backend, m->vm, NULL,
+                                        on_vm_stopped, holder_member_ref (m));
+}
+
+void
+holder_member_stop (HolderMember *m)
+{
+  if (m->retired || m->stopping)
+    return;
+
+  if (m->vm != NULL)
+    {
+      /* Retired when the VM is confirmed down. */
+      holder_member_stop_vm (m);
+      return;
+    }
+
+  holder_member_set_state (m, HOLDER_MEMBER_STATE_STOPPED);
+  /* A boot in flight ends at once, stops the VM it made and replies. */
+  if (m->boot_cancellable != NULL)
+    g_cancellable_cancel (m->boot_cancellable);
+  holder_member_retire (m);
+  holder_server_work_done (m->server);
+}
