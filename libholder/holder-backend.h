@@ -1,33 +1,38 @@
-/* SPDX-License-Identifier: MIT */
+/* holder-backend.h: the backend API of libholder.
+ *
+ * SPDX-License-Identifier: MIT
+ *
+ * This is the one header a backend includes: everything a backend may use
+ * of libholder is declared here or in the headers it includes (types,
+ * errors, store paths). A backend is a loadable module, built against this
+ * installed header and `pkg-config holder`, that exports one entry point
+ * (HOLDER_BACKEND_DEFINE_MODULE) returning its HolderBackendClass with the
+ * ABI version it was built for. The loader refuses a module built for
+ * another ABI. See docs/architecture.md, "Backends", and
+ * examples/backend-example/ for a complete out-of-tree backend.
+ */
 #pragma once
 
-#if !defined(__HOLDER_H_INSIDE__) && !defined(HOLDER_COMPILATION)
-#error "Only <holder.h> can be included directly."
+#ifndef __HOLDER_H_INSIDE__
+#define __HOLDER_BACKEND_H_DEFINED_INSIDE__
+#define __HOLDER_H_INSIDE__
 #endif
 
 #include <gio/gio.h>
+#include <gmodule.h>
+
+#include "holder-version.h"
 #include "holder-export.h"
+#include "holder-error.h"
 #include "holder-types.h"
+#include "holder-store.h"
 
 G_BEGIN_DECLS
 
-/**
- * SECTION:holder-backend
- *
- * A backend is a `const HolderBackendClass` of function pointers, filled with
- * designated initialisers in the backend's own file under backends/ and listed
- * once in backends/holder-backend-registry.c. The server creates one instance
- * per helper process with @new and drives it from the main loop only.
- *
- * Every slow operation is an `_async`/`_finish` pair (GTask conventions): it
- * must never block the main loop. A backend that wraps a blocking library runs
- * it on a worker thread of its own and completes the GTask on the main
- * context. @cancellable cancellation must end an operation promptly with
- * G_IO_ERROR_CANCELLED.
- *
- * Error messages are the backend's own words, without the member name or the
- * operation: the server adds `create <name>: ` and so on.
- */
+/* HOLDER_BACKEND_ABI_VERSION is in holder-version.h. */
+
+/* Folder of installed modules below $libdir (see holder.pc's backenddir). */
+#define HOLDER_BACKEND_DIR_NAME "holder-1/backends"
 
 typedef struct _HolderBackend HolderBackend;
 typedef struct _HolderBackendClass HolderBackendClass;
@@ -36,11 +41,27 @@ typedef struct _HolderBackendHost HolderBackendHost;
 /* A VM, as the backend sees it; its layout is the backend's business. */
 typedef struct _HolderVm HolderVm;
 
+/**
+ * HolderBackendCaps:
+ * @HOLDER_BACKEND_CAP_NONE: nothing special
+ * @HOLDER_BACKEND_CAP_CLUSTERING: the members of one helper reach each other
+ * @HOLDER_BACKEND_CAP_NESTED_VIRT: guests may run VMs themselves
+ */
 typedef enum {
   HOLDER_BACKEND_CAP_NONE        = 0,
-  HOLDER_BACKEND_CAP_CLUSTERING  = 1 << 0, /* members reach each other */
-  HOLDER_BACKEND_CAP_NESTED_VIRT = 1 << 1, /* guests may run VMs */
+  HOLDER_BACKEND_CAP_CLUSTERING  = 1 << 0,
+  HOLDER_BACKEND_CAP_NESTED_VIRT = 1 << 1,
 } HolderBackendCaps;
+
+/**
+ * HolderReconcileFlags:
+ * @HOLDER_RECONCILE_FLAGS_NONE: reclaim what dead helpers left
+ * @HOLDER_RECONCILE_FLAGS_DRY_RUN: change nothing; report what would go
+ */
+typedef enum {
+  HOLDER_RECONCILE_FLAGS_NONE    = 0,
+  HOLDER_RECONCILE_FLAGS_DRY_RUN = 1 << 0,
+} HolderReconcileFlags;
 
 /**
  * HolderBackendHost:
@@ -49,9 +70,15 @@ typedef enum {
  *   member goes to `error` with @message
  * @member_progress: the member entered @state while its VM is being made
  *   (for example `downloading` while a VMM binary is fetched)
+ * @reclaimed: reconcile removed (or, in a dry run, would remove) a piece of
+ *   host state of a dead helper: @kind is one word ("link", "table",
+ *   "record", "process", "domain", "network", "file", "forwarding"), @what
+ *   names it. May be NULL: the backend then reports nothing.
  * @user_data: passed to the callbacks
  *
- * What the server offers the backend. Callbacks run on the main context.
+ * What libholder offers a backend instance. libholder allocates it and
+ * keeps it alive for the instance's life; a backend only reads it.
+ * Callbacks run on the main context.
  */
 struct _HolderBackendHost {
   const char *storage_root;
@@ -61,7 +88,13 @@ struct _HolderBackendHost {
   void (*member_progress) (const char        *name,
                            HolderMemberState  state,
                            gpointer           user_data);
+  void (*reclaimed)       (const char        *kind,
+                           const char        *what,
+                           gpointer           user_data);
   gpointer user_data;
+
+  /*< private >*/
+  gpointer padding[8];
 };
 
 /* Every backend instance starts with this. */
@@ -70,24 +103,76 @@ struct _HolderBackend {
   const HolderBackendHost  *host;
 };
 
+/**
+ * HolderHostCheck:
+ * @name: what was checked ("KVM", "CAP_NET_ADMIN", ...)
+ * @ok: whether this host passes it
+ * @detail: what was found ("/dev/kvm answers", "cloud-hypervisor v52.0")
+ * @fix: (nullable): what to do when it fails
+ * @required: whether the backend cannot boot without it
+ *
+ * One line of `holderctl doctor`, made by a backend's @check_host.
+ */
+typedef struct {
+  char     *name;
+  gboolean  ok;
+  char     *detail;
+  char     *fix;
+  gboolean  required;
+} HolderHostCheck;
+
+HOLDER_EXPORT
+HolderHostCheck *holder_host_check_new (const char *name,
+                                        gboolean    ok,
+                                        gboolean    required,
+                                        const char *detail,
+                                        const char *fix);
+HOLDER_EXPORT
+void holder_host_check_free (HolderHostCheck *check);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HolderHostCheck, holder_host_check_free)
+
+/**
+ * HolderBackendClass:
+ *
+ * A backend: a `const` struct of function pointers filled with designated
+ * initialisers in the backend's own file. libholder creates one instance
+ * per helper process with @new and drives it from the main loop only.
+ *
+ * Every slow operation is an `_async`/`_finish` pair (GTask conventions)
+ * and must never block the main loop. A backend that wraps a blocking
+ * library runs it on a worker thread of its own and completes the GTask on
+ * the main context. Cancelling @cancellable must end an operation promptly
+ * with G_IO_ERROR_CANCELLED. The holder_backend_task_finish_*() functions
+ * below fit every `_finish` slot of a backend whose `_async` half completes
+ * a GTask.
+ *
+ * Error messages are the backend's own words, without the member name or
+ * the operation: the server adds `create <name>: ` and so on.
+ */
 struct _HolderBackendClass {
-  /* The FLEETBOX_BACKEND value that selects it. */
+  /* The FLEETBOX_BACKEND value that selects it; also the module's file
+   * name without its suffix. */
   const char        *name;
   HolderBackendCaps  caps;
 
   /* Makes an instance (embedding HolderBackend first, with klass and host
-   * set) or fails with a message that says what to do. */
+   * set) or fails with a message that says what to do. Runs at helper
+   * start-up: check here what the backend cannot work without. */
   HolderBackend *(*new)  (const HolderBackendClass *klass,
                           const HolderBackendHost  *host,
                           GError                  **error);
   void           (*free) (HolderBackend *self);
 
-  /* Reclaims host state left by helpers that died without tearing down.
-   * A no-op for backends that own none. */
-  void     (*reconcile_async)  (HolderBackend       *self,
-                                GCancellable        *cancellable,
-                                GAsyncReadyCallback  callback,
-                                gpointer             user_data);
+  /* Reclaims host state left by helpers that died without tearing down,
+   * reporting each piece through host->reclaimed. With
+   * HOLDER_RECONCILE_FLAGS_DRY_RUN, changes nothing and reports what it
+   * would remove. A no-op for backends that own no host state. */
+  void     (*reconcile_async)  (HolderBackend        *self,
+                                HolderReconcileFlags  flags,
+                                GCancellable         *cancellable,
+                                GAsyncReadyCallback   callback,
+                                gpointer              user_data);
   gboolean (*reconcile_finish) (HolderBackend  *self,
                                 GAsyncResult   *result,
                                 GError        **error);
@@ -159,7 +244,7 @@ struct _HolderBackendClass {
 
   /* Stops the VM, gracefully first, and releases what it holds (taps,
    * sockets). Must be safe on a VM that was created but never started, or
-   * that already died; bounded in time by the backend (20 s at most). */
+   * that already died; bounded in time by the backend (25 s at most). */
   void     (*stop_vm_async)  (HolderBackend       *self,
                               HolderVm            *vm,
                               GCancellable        *cancellable,
@@ -172,22 +257,180 @@ struct _HolderBackendClass {
   /* Frees the handle of a VM that is stopped (or never started). */
   void (*vm_free) (HolderBackend *self,
                    HolderVm      *vm);
+
+  /* Nullable. Checks what this host offers the backend, appending one
+   * HolderHostCheck per check to @checks (of HolderHostCheck, owning),
+   * each failed one with its fix. Returns TRUE when the backend can boot
+   * VMs here. Synchronous and may take a moment (it is for operators'
+   * tools such as `holderctl doctor`), never called by a serving helper. */
+  gboolean (*check_host) (const HolderBackendClass *klass,
+                          const char               *storage_root,
+                          GPtrArray                *checks);
+
+  /*< private >*/
+  /* Room for new virtual methods: a module built against an older header
+   * has NULL here, which libholder reads as "not implemented". */
+  gpointer padding[16];
 };
 
-/* The backend registered under @name, or NULL with HOLDER_ERROR_NO_BACKEND
- * and a message listing the compiled-in backends. */
+/**
+ * HolderBackendModuleInfo:
+ * @abi_version: HOLDER_BACKEND_ABI_VERSION of the header the module was
+ *   built against
+ * @klass: the backend
+ *
+ * What a module's entry point returns. Its first member never moves, so
+ * the loader can read the ABI version of any module before anything else.
+ */
+typedef struct {
+  guint32                   abi_version;
+  const HolderBackendClass *klass;
+} HolderBackendModuleInfo;
+
+/* The one symbol a backend module exports. */
+#define HOLDER_BACKEND_MODULE_ENTRY "holder_backend_module_query"
+
+typedef const HolderBackendModuleInfo *(*HolderBackendModuleQueryFunc) (void);
+
+/**
+ * HOLDER_BACKEND_DEFINE_MODULE:
+ * @klass_var: the backend's `const HolderBackendClass` variable
+ *
+ * Defines the module's entry point, stamped with the ABI version of the
+ * header it is compiled against. Put it once in a module, at file scope.
+ */
+#define HOLDER_BACKEND_DEFINE_MODULE(klass_var)                                  \
+  G_MODULE_EXPORT const HolderBackendModuleInfo *holder_backend_module_query (void); \
+  G_MODULE_EXPORT const HolderBackendModuleInfo *                                \
+  holder_backend_module_query (void)                                             \
+  {                                                                              \
+    static const HolderBackendModuleInfo info = {                                \
+      HOLDER_BACKEND_ABI_VERSION, &(klass_var),                                  \
+    };                                                                           \
+    return &info;                                                                \
+  }
+
+/* ---- what libholder offers backends -------------------------------------- */
+
+/* The `_finish` half of an operation whose `_async` half completed a GTask
+ * (created with a NULL source object): fit for the vtable's slots. */
+HOLDER_EXPORT
+gboolean           holder_backend_task_finish_boolean     (HolderBackend  *self,
+                                                           GAsyncResult   *result,
+                                                           GError        **error);
+HOLDER_EXPORT
+char              *holder_backend_task_finish_string      (HolderBackend  *self,
+                                                           GAsyncResult   *result,
+                                                           GError        **error);
+HOLDER_EXPORT
+HolderReservation *holder_backend_task_finish_reservation (HolderBackend  *self,
+                                                           GAsyncResult   *result,
+                                                           GError        **error);
+HOLDER_EXPORT
+HolderVm          *holder_backend_task_finish_vm          (HolderBackend  *self,
+                                                           GAsyncResult   *result,
+                                                           GError        **error);
+
+/* Reports one piece of reclaimed host state through host->reclaimed, if
+ * the host listens. */
+HOLDER_EXPORT
+void holder_backend_report_reclaimed (HolderBackend *self,
+                                      const char    *kind,
+                                      const char    *what);
+
+/* Parses a Go time.Duration string ("90s", "1h30m", "250ms", "1.5h",
+ * "300us", "-1s", "0") into microseconds. Returns FALSE on anything Go
+ * would refuse. The knobs of FLEETBOX_* variables use this syntax. */
+HOLDER_EXPORT
+gboolean holder_duration_parse (const char *text,
+                                gint64     *out_usec);
+
+/* Formats microseconds like Go's Duration.String(): "5m0s", "1.5s". */
+HOLDER_EXPORT
+char *holder_duration_format (gint64 usec);
+
+/* Writes @contents to @name inside the open folder @dir_fd atomically: a
+ * temporary file made with O_EXCL|O_NOFOLLOW in the same folder, fchmod
+ * to exactly @mode, renamed over @name. A reader sees the old file or the
+ * new one, never a part; a failure leaves no temporary file. */
+HOLDER_EXPORT
+gboolean holder_file_replace_at (int          dir_fd,
+                                 const char  *name,
+                                 const char  *contents,
+                                 gsize        len,
+                                 int          mode,
+                                 GError     **error);
+
+/* The same for a path: its folder is opened (O_DIRECTORY) and the file
+ * replaced inside it. */
+HOLDER_EXPORT
+gboolean holder_file_replace (const char  *path,
+                              const char  *contents,
+                              gsize        len,
+                              int          mode,
+                              GError     **error);
+
+/* ---- finding backends ----------------------------------------------------- */
+
+/**
+ * HolderBackendInfo:
+ * @name: the backend's name
+ * @path: (nullable): the module file, NULL for a backend built into
+ *   libholder (the fake)
+ * @loads: whether the module loads here (found, ABI and name match)
+ * @error: (nullable): why it does not load
+ */
+typedef struct {
+  char     *name;
+  char     *path;
+  gboolean  loads;
+  char     *error;
+} HolderBackendInfo;
+
+HOLDER_EXPORT
+void holder_backend_info_free (HolderBackendInfo *info);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HolderBackendInfo, holder_backend_info_free)
+
+/* The backend named @name: built in (fake) or loaded from its module, the
+ * first time it is asked for, from the first folder of
+ * holder_backend_get_search_path() that has it. HOLDER_ERROR_NO_BACKEND
+ * names the folders searched and what is installed; a module built for
+ * another ABI, or one that root may not trust (not owned by root, or
+ * writable by others), is refused with a message naming the file. */
 HOLDER_EXPORT
 const HolderBackendClass *holder_backend_lookup (const char *name,
                                                  GError    **error);
 
 /* FLEETBOX_BACKEND if set and non-empty, else the platform's real backend
- * (cloud-hypervisor on Linux). HOLDER_ERROR_NO_BACKEND when the helper was
- * built without it, with a message that says how to get one. */
+ * (cloud-hypervisor on Linux, vz on macOS). The fake is never chosen
+ * implicitly. */
 HOLDER_EXPORT
 const HolderBackendClass *holder_backend_select_from_env (GError **error);
 
-/* NULL-terminated list of the compiled-in backends' names. */
+/* The platform's real backend ("cloud-hypervisor", "vz"), or NULL. */
 HOLDER_EXPORT
-const char *const *holder_backend_list_names (void);
+const char *holder_backend_get_platform_default (void);
+
+/* Where modules are looked for, in order: FLEETBOX_BACKEND_DIR alone when
+ * set; else the build tree's backends/ when this libholder runs
+ * uninstalled, then $libdir/holder-1/backends. */
+HOLDER_EXPORT
+GStrv holder_backend_get_search_path (void);
+
+/* The names of every backend available here: "fake" first, then each
+ * module found on the search path (sorted, first folder wins). */
+HOLDER_EXPORT
+GStrv holder_backend_list_names (void);
+
+/* The same as HolderBackendInfo records, each module loaded to tell
+ * whether it loads. Of HolderBackendInfo, owning. */
+HOLDER_EXPORT
+GPtrArray *holder_backend_list (void);
 
 G_END_DECLS
+
+#ifdef __HOLDER_BACKEND_H_DEFINED_INSIDE__
+#undef __HOLDER_H_INSIDE__
+#undef __HOLDER_BACKEND_H_DEFINED_INSIDE__
+#endif

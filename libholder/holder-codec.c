@@ -5,66 +5,11 @@
 
 #include "holder-codec-private.h"
 #include "holder-error.h"
+#include "holder-util-private.h"
 
 /* Nesting deeper than this is refused. Protocol messages need 3 levels; the
  * bound keeps the recursive parser's stack use small whatever a peer sends. */
 #define JSON_MAX_DEPTH 64
-
-/* Decodes one UTF-8 sequence the way Go's utf8.DecodeRune does: the code
- * point and its length, or -1 and length 1 for a byte that does not start a
- * valid, complete, shortest-form encoding of a scalar value. Go replaces
- * such bytes one at a time, and so must we to produce the same bytes. */
-static gint32
-decode_rune (const guchar *s,
-             gsize         len,
-             gsize        *out_size)
-{
-  guchar b0 = s[0];
-  guchar lo = 0x80, hi = 0xbf;
-  gsize need;
-  gint32 r;
-
-  *out_size = 1;
-  if (b0 < 0x80)
-    return b0;
-  if (b0 >= 0xc2 && b0 <= 0xdf)
-    {
-      need = 2;
-      r = b0 & 0x1f;
-    }
-  else if (b0 >= 0xe0 && b0 <= 0xef)
-    {
-      need = 3;
-      r = b0 & 0x0f;
-      if (b0 == 0xe0)
-        lo = 0xa0;
-      else if (b0 == 0xed)
-        hi = 0x9f; /* no surrogates */
-    }
-  else if (b0 >= 0xf0 && b0 <= 0xf4)
-    {
-      need = 4;
-      r = b0 & 0x07;
-      if (b0 == 0xf0)
-        lo = 0x90;
-      else if (b0 == 0xf4)
-        hi = 0x8f;
-    }
-  else
-    return -1;
-
-  if (len < need || s[1] < lo || s[1] > hi)
-    return -1;
-  r = (r << 6) | (s[1] & 0x3f);
-  for (gsize i = 2; i < need; i++)
-    {
-      if (s[i] < 0x80 || s[i] > 0xbf)
-        return -1;
-      r = (r << 6) | (s[i] & 0x3f);
-    }
-  *out_size = need;
-  return r;
-}
 
 /* === Encoding ============================================================ */
 
@@ -114,7 +59,7 @@ holder_json_append_string (GString    *out,
           continue;
         }
 
-      r = decode_rune (p + i, len - i, &size);
+      r = holder_utf8_decode_rune (p + i, len - i, &size);
       if (r < 0)
         {
           g_string_append_len (out, (const char *) p + start, (gssize) (i - start));
@@ -503,7 +448,7 @@ read_string (JsonReader *r,
         }
       {
         gsize size;
-        gint32 rune = decode_rune (r->p, (gsize) (r->end - r->p), &size);
+        gint32 rune = holder_utf8_decode_rune (r->p, (gsize) (r->end - r->p), &size);
 
         if (rune < 0)
           g_string_append (buf, "\xef\xbf\xbd");

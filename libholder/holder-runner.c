@@ -86,54 +86,6 @@ holder_get_runner_vm_names (int          argc,
   return (char **) g_ptr_array_free (g_steal_pointer (&names), FALSE);
 }
 
-gboolean
-holder_write_pidfile (const char *root,
-                      const char *name,
-                      GError    **error)
-{
-  g_autofree char *path = NULL;
-  g_autofree char *contents = NULL;
-  g_autoptr(GError) local_error = NULL;
-
-  g_return_val_if_fail (root != NULL, FALSE);
-  g_return_val_if_fail (name != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  path = holder_store_pidfile_path (root, name);
-  contents = g_strdup_printf ("%d", (int) getpid ());
-  /* Through a rename: a reader sees the whole pid or no file, never a
-   * half-written one, and a full disk leaves no empty pidfile behind. */
-  if (!holder_file_replace (path, contents, strlen (contents), 0644, &local_error))
-    {
-      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_FAILED,
-                   "write pidfile: %s", local_error->message);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-gboolean
-holder_remove_pidfile (const char *root,
-                       const char *name,
-                       GError    **error)
-{
-  g_autofree char *path = NULL;
-
-  g_return_val_if_fail (root != NULL, FALSE);
-  g_return_val_if_fail (name != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  path = holder_store_pidfile_path (root, name);
-  if (g_unlink (path) != 0 && errno != ENOENT)
-    {
-      int saved_errno = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   "remove pidfile %s: %s", path, g_strerror (saved_errno));
-      return FALSE;
-    }
-  return TRUE;
-}
-
 static gboolean
 on_terminate_signal (gpointer user_data)
 {
@@ -235,6 +187,14 @@ on_reconcile_done (GObject      *source,
   *out = g_object_ref (result);
 }
 
+static void
+on_reclaimed (const char *kind,
+              const char *what,
+              gpointer    user_data)
+{
+  g_info ("reconcile: removed %s %s", kind, what);
+}
+
 gboolean
 holder_run_reconcile (const HolderBackendClass *backend,
                       GError                  **error)
@@ -254,11 +214,13 @@ holder_run_reconcile (const HolderBackendClass *backend,
     return FALSE;
 
   host.storage_root = root;
+  host.reclaimed = on_reclaimed;
   instance = backend->new (backend, &host, error);
   if (instance == NULL)
     return FALSE;
 
-  backend->reconcile_async (instance, NULL, on_reconcile_done, &result);
+  backend->reconcile_async (instance, HOLDER_RECONCILE_FLAGS_NONE, NULL,
+                            on_reconcile_done, &result);
   while (result == NULL)
     g_main_context_iteration (context, TRUE);
   ok = backend->reconcile_finish (instance, result, error);
@@ -271,7 +233,8 @@ holder_run_reconcile (const HolderBackendClass *backend,
 static void
 print_usage (const char *prgname)
 {
-  g_autofree char *backends = g_strjoinv (", ", (char **) holder_backend_list_names ());
+  g_auto(GStrv) names = holder_backend_list_names ();
+  g_autofree char *backends = g_strjoinv (", ", names);
 
   printf ("Usage:\n"
           "  %s --fleetbox-runner NAME1,NAME2,...   serve these members\n"
@@ -286,9 +249,40 @@ print_usage (const char *prgname)
           "  FLEETBOX_IP_WAIT_TIMEOUT  bound on a boot's wait for the guest (default 5m)\n"
           "\n"
           "Options:\n"
-          "  --help      show this help\n"
-          "  --version   show the version\n",
+          "  --list-backends   list the backends available here, their modules,\n"
+          "                    and whether each loads on this host\n"
+          "  --help            show this help\n"
+          "  --version         show the version\n",
           prgname, prgname, HOLDER_PROTOCOL_VERSION, backends);
+}
+
+/* One line per backend: name, module (or "built in"), whether it loads. */
+static int
+list_backends (void)
+{
+  g_autoptr(GPtrArray) backends = holder_backend_list ();
+  g_auto(GStrv) search_path = holder_backend_get_search_path ();
+  g_autofree char *where = g_strjoinv (", ", search_path);
+  const char *platform_default = holder_backend_get_platform_default ();
+  int name_width = 4;
+
+  for (guint i = 0; i < backends->len; i++)
+    {
+      HolderBackendInfo *info = g_ptr_array_index (backends, i);
+      name_width = MAX (name_width, (int) strlen (info->name));
+    }
+  for (guint i = 0; i < backends->len; i++)
+    {
+      HolderBackendInfo *info = g_ptr_array_index (backends, i);
+
+      printf ("%-*s  %s  %s%s%s\n", name_width, info->name,
+              info->path != NULL ? info->path : "(built in)",
+              info->loads ? "loads" : "does not load: ",
+              info->loads ? "" : info->error,
+              g_strcmp0 (info->name, platform_default) == 0 ? " (default)" : "");
+    }
+  printf ("modules are looked for in: %s\n", where);
+  return 0;
 }
 
 int
@@ -312,6 +306,9 @@ holder_helper_main (const char *prgname,
       printf ("%s %s (holder protocol %s)\n", prgname, HOLDER_VERSION, HOLDER_PROTOCOL_VERSION);
       return 0;
     }
+
+  if (argv_contains (argc, argv, "--list-backends"))
+    return list_backends ();
 
   if (holder_is_reconcile (argc, argv))
     {

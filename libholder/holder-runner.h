@@ -47,19 +47,6 @@ HOLDER_EXPORT
 gboolean holder_run_reconcile (const HolderBackendClass *backend,
                                GError                  **error);
 
-/* Writes the helper's pid (decimal, no newline, mode 0644) to @name's
- * pidfile, atomically: readers see the whole pid or no file. */
-HOLDER_EXPORT
-gboolean holder_write_pidfile (const char *root,
-                               const char *name,
-                               GError    **error);
-
-/* Removes @name's pidfile; a missing pidfile is not an error. */
-HOLDER_EXPORT
-gboolean holder_remove_pidfile (const char *root,
-                                const char *name,
-                                GError    **error);
-
 /* Put first in main() of a program that spawns itself as the helper (see
  * holder_helper_spawn() with a NULL helper path). When @argv asks for a
  * runner or a reconcile, it selects the backend from FLEETBOX_BACKEND, runs

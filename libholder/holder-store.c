@@ -281,6 +281,54 @@ holder_mac_for_name (const char *name)
 }
 
 gboolean
+holder_store_write_pidfile (const char *root,
+                      const char *name,
+                      GError    **error)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *contents = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  g_return_val_if_fail (root != NULL, FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  path = holder_store_pidfile_path (root, name);
+  contents = g_strdup_printf ("%d", (int) getpid ());
+  /* Through a rename: a reader sees the whole pid or no file, never a
+   * half-written one, and a full disk leaves no empty pidfile behind. */
+  if (!holder_file_replace (path, contents, strlen (contents), 0644, &local_error))
+    {
+      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_FAILED,
+                   "write pidfile: %s", local_error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+holder_store_remove_pidfile (const char *root,
+                       const char *name,
+                       GError    **error)
+{
+  g_autofree char *path = NULL;
+
+  g_return_val_if_fail (root != NULL, FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  path = holder_store_pidfile_path (root, name);
+  if (g_unlink (path) != 0 && errno != ENOENT)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                   "remove pidfile %s: %s", path, g_strerror (saved_errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
 holder_store_read_pidfile (const char *root,
                            const char *name,
                            GPid       *out_pid,

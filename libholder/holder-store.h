@@ -62,6 +62,19 @@ char *holder_store_control_socket_path (const char *root,
 HOLDER_EXPORT
 char *holder_mac_for_name (const char *name);
 
+/* Writes this process's pid (decimal, no newline, mode 0644) to @name's
+ * pidfile, atomically: readers see the whole pid or no file. */
+HOLDER_EXPORT
+gboolean holder_store_write_pidfile (const char *root,
+                                     const char *name,
+                                     GError    **error);
+
+/* Removes @name's pidfile; a missing pidfile is not an error. */
+HOLDER_EXPORT
+gboolean holder_store_remove_pidfile (const char *root,
+                                      const char *name,
+                                      GError    **error);
+
 /* Reads a pidfile strictly: decimal digits only, no newline, > 0.
  * G_FILE_ERROR_NOENT when missing, HOLDER_ERROR_PROTOCOL when malformed. */
 HOLDER_EXPORT

@@ -3,16 +3,11 @@
 
 #include <glib.h>
 
+/* The duration parser and atomic file replace are part of the backend API
+ * (holder-backend.h). */
+#include "holder-backend.h"
+
 G_BEGIN_DECLS
-
-/* Parses a Go time.Duration string ("90s", "1h30m", "250ms", "1.5h",
- * "300us", "-1s", "0"). Returns FALSE on anything Go would refuse. */
-gboolean holder_parse_go_duration (const char *text,
-                                   gint64     *out_usec);
-
-/* Formats microseconds like Go's Duration.String(): "5m0s", "1.5s",
- * "250ms", "0s". */
-char *holder_format_go_duration (gint64 usec);
 
 /* Appends @s quoted like Go's %q / strconv.Quote. */
 void holder_append_go_quoted (GString    *out,
@@ -22,12 +17,11 @@ void holder_append_go_quoted (GString    *out,
  * is a valid positive duration, else 5 minutes. */
 gint64 holder_ip_wait_timeout_usec (void);
 
-/* Writes @contents to @path atomically (temporary file in the same folder,
- * fsync not required, rename) with @mode. */
-gboolean holder_file_replace (const char *path,
-                              const char *contents,
-                              gsize       len,
-                              int         mode,
-                              GError    **error);
+/* Decodes one UTF-8 sequence at @s (of @len > 0 bytes) the way Go does:
+ * returns the code point and its length in @out_size, or -1 with
+ * @out_size 1 for an invalid or truncated sequence (Go's RuneError). */
+gint32 holder_utf8_decode_rune (const guchar *s,
+                                gsize         len,
+                                gsize        *out_size);
 
 G_END_DECLS

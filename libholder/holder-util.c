@@ -3,11 +3,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <glib/gstdio.h>
 
 #include "holder-util-private.h"
 
@@ -189,7 +188,7 @@ parse_go_duration_ns (const char *text,
 }
 
 gboolean
-holder_parse_go_duration (const char *text,
+holder_duration_parse (const char *text,
                           gint64     *out_usec)
 {
   guint64 ns;
@@ -260,7 +259,7 @@ prepend_str (char       *buf,
 }
 
 char *
-holder_format_go_duration (gint64 usec)
+holder_duration_format (gint64 usec)
 {
   /* Go's Duration.format, with the unit of the input being the microsecond
    * instead of the nanosecond: each fraction has three digits fewer. */
@@ -312,11 +311,11 @@ holder_format_go_duration (gint64 usec)
 
 /* --- Go quoting ---------------------------------------------------------- */
 
-/* Decodes one UTF-8 sequence the way Go's utf8.DecodeRune does: returns the
- * code point and its length, or -1 and length 1 for a byte that does not
- * start a valid, complete, shortest-form sequence of a scalar value. */
-static gint32
-go_decode_rune (const guchar *s,
+/* Go's utf8.DecodeRune: -1 and length 1 for a byte that does not start a
+ * valid, complete, shortest-form sequence of a scalar value. Go replaces
+ * such bytes one at a time, and so must the codec to produce its bytes. */
+gint32
+holder_utf8_decode_rune (const guchar *s,
                 gsize         len,
                 gsize        *out_size)
 {
@@ -407,7 +406,7 @@ holder_append_go_quoted (GString    *out,
   while (len > 0)
     {
       gsize size;
-      gint32 r = go_decode_rune (p, len, &size);
+      gint32 r = holder_utf8_decode_rune (p, len, &size);
 
       if (r < 0)
         {
@@ -482,27 +481,47 @@ set_errno_error (GError    **error,
   return FALSE;
 }
 
-gboolean
-holder_file_replace (const char *path,
-                     const char *contents,
-                     gsize       len,
-                     int         mode,
-                     GError    **error)
+/* A temporary name next to @name: "<name>.tmp-<6 random alphanumerics>". */
+static char *
+temporary_name (const char *name)
 {
-  g_autofree char *tmp_path = NULL;
+  static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  char suffix[7];
+
+  for (guint i = 0; i < 6; i++)
+    suffix[i] = chars[g_random_int_range (0, sizeof chars - 1)];
+  suffix[6] = '\0';
+  return g_strconcat (name, ".tmp-", suffix, NULL);
+}
+
+/* @shown names the file in messages (its whole path when known). */
+static gboolean
+file_replace_at (int          dir_fd,
+                 const char  *name,
+                 const char  *shown,
+                 const char  *contents,
+                 gsize        len,
+                 int          mode,
+                 GError     **error)
+{
+  g_autofree char *tmp_name = NULL;
   const char *p = contents;
   gsize left = len;
-  int fd;
+  int fd = -1;
 
-  g_return_val_if_fail (path != NULL, FALSE);
-  g_return_val_if_fail (contents != NULL || len == 0, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  /* Same folder, so the rename is atomic. */
-  tmp_path = g_strconcat (path, ".tmp-XXXXXX", NULL);
-  fd = g_mkstemp_full (tmp_path, O_RDWR | O_CLOEXEC, mode);
+  /* Same folder, so the rename is atomic. O_EXCL|O_NOFOLLOW: a name
+   * planted in the folder is never followed or reused. */
+  for (guint attempt = 0; fd < 0 && attempt < 100; attempt++)
+    {
+      g_free (tmp_name);
+      tmp_name = temporary_name (name);
+      fd = openat (dir_fd, tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                   (mode_t) mode);
+      if (fd < 0 && errno != EEXIST)
+        break;
+    }
   if (fd < 0)
-    return set_errno_error (error, errno, "create a temporary file for", path);
+    return set_errno_error (error, errno, "create a temporary file for", shown);
 
   /* The umask has shaped the mode given to open(); readers of pidfiles and
    * records expect exactly @mode. */
@@ -530,7 +549,7 @@ holder_file_replace (const char *path,
     }
   fd = -1;
 
-  if (g_rename (tmp_path, path) < 0)
+  if (renameat (dir_fd, tmp_name, dir_fd, name) < 0)
     goto fail;
 
   return TRUE;
@@ -541,7 +560,49 @@ fail:
 
     if (fd >= 0)
       close (fd);
-    g_unlink (tmp_path);
-    return set_errno_error (error, saved_errno, "write", path);
+    unlinkat (dir_fd, tmp_name, 0);
+    return set_errno_error (error, saved_errno, "write", shown);
   }
+}
+
+gboolean
+holder_file_replace_at (int          dir_fd,
+                        const char  *name,
+                        const char  *contents,
+                        gsize        len,
+                        int          mode,
+                        GError     **error)
+{
+  g_return_val_if_fail (dir_fd >= 0, FALSE);
+  g_return_val_if_fail (name != NULL && strchr (name, '/') == NULL, FALSE);
+  g_return_val_if_fail (contents != NULL || len == 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return file_replace_at (dir_fd, name, name, contents, len, mode, error);
+}
+
+gboolean
+holder_file_replace (const char  *path,
+                     const char  *contents,
+                     gsize        len,
+                     int          mode,
+                     GError     **error)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *base = NULL;
+  gboolean ok;
+  int dir_fd;
+
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (contents != NULL || len == 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  dir = g_path_get_dirname (path);
+  base = g_path_get_basename (path);
+  dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0)
+    return set_errno_error (error, errno, "open the folder of", path);
+  ok = file_replace_at (dir_fd, base, path, contents, len, mode, error);
+  close (dir_fd);
+  return ok;
 }

@@ -18,9 +18,7 @@
 #define G_LOG_DOMAIN "holder-backend-ch"
 
 #include "holder-backend.h"
-#include "holder-backend-task-private.h"
-#include "holder-error.h"
-#include "holder-store.h"
+#include "holder-ipam.h"
 #include "holder-linux-net.h"
 #include "holder-ch-binary.h"
 #include "holder-boot-extract.h"
@@ -80,10 +78,11 @@ ch_reconcile_networks (HolderBackendCh *self,
 }
 
 static void
-ch_reconcile_async (HolderBackend       *backend,
-                    GCancellable        *cancellable,
-                    GAsyncReadyCallback  callback,
-                    gpointer             user_data)
+ch_reconcile_async (HolderBackend        *backend,
+                    HolderReconcileFlags  flags,
+                    GCancellable         *cancellable,
+                    GAsyncReadyCallback   callback,
+                    gpointer              user_data)
 {
   HolderBackendCh *self = (HolderBackendCh *) backend;
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
@@ -161,28 +160,9 @@ ch_reserve_async (HolderBackend       *backend,
                   gpointer             user_data)
 {
   HolderBackendCh *self = (HolderBackendCh *) backend;
-  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
-  g_autofree char *ip = NULL;
-  g_autofree char *mac = NULL;
-  GError *error = NULL;
 
-  g_task_set_name (task, "ch_reserve_async");
-
-  if (self->net == NULL)
-    {
-      g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_NETWORK_NOT_CREATED,
-                               "network not created");
-      return;
-    }
-  ip = holder_linux_net_reserve (self->net, name, ip_hint, &error);
-  if (ip == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  mac = holder_mac_for_name (name);
-  g_task_return_pointer (task, holder_reservation_new (ip, mac),
-                         (GDestroyNotify) holder_reservation_free);
+  holder_ipam_reserve_async (self->net != NULL ? holder_linux_net_get_ipam (self->net) : NULL,
+                             name, ip_hint, cancellable, callback, user_data);
 }
 
 /* ---- VMs ----------------------------------------------------------------- */
@@ -585,7 +565,7 @@ ch_vm_free (HolderBackend *backend,
   vm_discard (vm);
 }
 
-const HolderBackendClass holder_backend_cloud_hypervisor_class = {
+static const HolderBackendClass holder_backend_cloud_hypervisor_class = {
   .name = "cloud-hypervisor",
   .caps = HOLDER_BACKEND_CAP_CLUSTERING | HOLDER_BACKEND_CAP_NESTED_VIRT,
   .new = ch_new,
@@ -608,3 +588,5 @@ const HolderBackendClass holder_backend_cloud_hypervisor_class = {
   .stop_vm_finish = holder_backend_task_finish_boolean,
   .vm_free = ch_vm_free,
 };
+
+HOLDER_BACKEND_DEFINE_MODULE (holder_backend_cloud_hypervisor_class)

@@ -12,7 +12,7 @@
 #include <libsoup/soup.h>
 
 #include "holder-ch-binary.h"
-#include "holder-error.h"
+#include "holder-backend.h"
 #include "holder-version.h"
 
 /* The SHA-256 of the v52.0 static builds, as the Go fleetbox helper pins

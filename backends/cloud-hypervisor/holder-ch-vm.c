@@ -17,8 +17,8 @@
 #include <libsoup/soup.h>
 
 #include "holder-ch-vm.h"
-#include "holder-error.h"
-#include "holder-tcp-probe.h"
+#include "holder-backend.h"
+#include "holder-guest-wait.h"
 
 /* vm.info is polled this often until the API answers (fleetbox: 200 ms). */
 #define API_POLL_MS          25
@@ -39,13 +39,6 @@ typedef enum {
   STOP_DONE,
 } StopPhase;
 
-/* The port-22 probe may finish after the VM was freed (it ends within one
- * interval of being cancelled): it reports through this link, which the VM
- * cuts when it lets go. */
-typedef struct {
-  HolderChVm *vm;
-} ProbeLink;
-
 struct _HolderChVm {
   GStrv         argv;
   char         *api_socket;
@@ -60,7 +53,6 @@ struct _HolderChVm {
   GCancellable *life;
 
   SoupSession  *session;
-  gboolean      guest_up;
   gboolean      stopping;
 
   GTask        *start_task;
@@ -68,11 +60,9 @@ struct _HolderChVm {
   gint64        start_deadline;
   gboolean      api_request_in_flight;
 
-  GTask        *wait_task;
-  GSource      *probe_timer;
-  GCancellable *probe_cancellable;
-  ProbeLink    *probe_link;
-  gulong        wait_cancel_handler;
+  /* The wait for the guest's port 22 (holder-guest-wait.c); kept after
+   * it ended: whether the guest came up decides how it is stopped. */
+  HolderGuestWait *wait;
 
   GTask        *stop_task;
   GSource      *stop_timer;
@@ -84,7 +74,6 @@ struct _HolderChVm {
 
 static void start_poll_api (HolderChVm *vm);
 static void stop_advance (HolderChVm *vm);
-static void wait_complete (HolderChVm *vm, char *ip, GError *error);
 
 /* ------------------------------------------------------------------ argv */
 
@@ -220,16 +209,12 @@ holder_ch_vm_free (HolderChVm *vm)
       g_subprocess_force_exit (vm->process);
     }
   g_cancellable_cancel (vm->life);
-  if (vm->probe_link != NULL)
-    vm->probe_link->vm = NULL;
-  if (vm->probe_cancellable != NULL)
-    g_cancellable_cancel (vm->probe_cancellable);
   clear_source (&vm->start_timer);
-  clear_source (&vm->probe_timer);
   clear_source (&vm->stop_timer);
-  g_assert (vm->start_task == NULL && vm->wait_task == NULL && vm->stop_task == NULL);
+  g_assert (vm->start_task == NULL && !holder_guest_wait_is_pending (vm->wait) &&
+            vm->stop_task == NULL);
 
-  g_clear_object (&vm->probe_cancellable);
+  g_clear_pointer (&vm->wait, holder_guest_wait_unref);
   g_clear_object (&vm->session);
   g_clear_object (&vm->process);
   g_clear_object (&vm->life);
@@ -325,10 +310,10 @@ on_process_exited (GObject      *source,
                                "%s before its API answered", vm->exit_message);
       g_object_unref (task);
     }
-  if (vm->wait_task != NULL)
-    wait_complete (vm, NULL, g_error_new (HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                                          "%s before the guest became reachable",
-                                          vm->exit_message));
+  if (holder_guest_wait_is_pending (vm->wait))
+    holder_guest_wait_abort (vm->wait, g_error_new (HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+                                                    "%s before the guest became reachable",
+                                                    vm->exit_message));
   if (vm->stop_task != NULL)
     {
       stop_advance (vm);
@@ -518,85 +503,6 @@ holder_ch_vm_start_finish (HolderChVm    *vm,
 
 /* ---------------------------------------------------------------- wait ip */
 
-/* Ends the wait: every exit path comes through here, so the cancellable's
- * handler is always disconnected and the probe always stopped. */
-static void
-wait_complete (HolderChVm *vm,
-               char       *ip,
-               GError     *error)
-{
-  GTask *task = g_steal_pointer (&vm->wait_task);
-
-  clear_source (&vm->probe_timer);
-  if (vm->probe_link != NULL)
-    {
-      vm->probe_link->vm = NULL;
-      vm->probe_link = NULL;
-    }
-  if (vm->probe_cancellable != NULL)
-    g_cancellable_cancel (vm->probe_cancellable);
-  if (vm->wait_cancel_handler != 0)
-    g_cancellable_disconnect (g_task_get_cancellable (task), vm->wait_cancel_handler);
-  vm->wait_cancel_handler = 0;
-
-  if (ip != NULL)
-    g_task_return_pointer (task, ip, g_free);
-  else
-    g_task_return_error (task, error);
-  g_object_unref (task);
-}
-
-static void
-on_probe_done (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  ProbeLink *link = user_data;
-  HolderChVm *vm = link->vm;
-  g_autoptr(GError) error = NULL;
-  gboolean reached = holder_tcp_probe_finish (result, &error);
-
-  g_free (link);
-  /* Gone: the wait ended another way (exit, cancel, free). */
-  if (vm == NULL)
-    return;
-  vm->probe_link = NULL;
-  if (!reached)
-    {
-      wait_complete (vm, NULL, g_steal_pointer (&error));
-      return;
-    }
-  vm->guest_up = TRUE;
-  g_debug ("VMM %d: guest answers on %s:22", (int) vm->pid, vm->ip);
-  wait_complete (vm, g_strdup (vm->ip), NULL);
-}
-
-static gboolean
-on_wait_cancelled_idle (gpointer user_data)
-{
-  HolderChVm *vm = user_data;
-
-  g_clear_pointer (&vm->probe_timer, g_source_unref);
-  if (vm->wait_task != NULL)
-    wait_complete (vm, NULL, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                                  "the wait for the guest was cancelled"));
-  return G_SOURCE_REMOVE;
-}
-
-/* Runs inside g_cancellable_cancel(): it may not disconnect itself, so it
- * only hands over to an idle on the main context. */
-static void
-on_wait_cancelled (GCancellable *cancellable,
-                   gpointer      user_data)
-{
-  HolderChVm *vm = user_data;
-
-  clear_source (&vm->probe_timer);
-  vm->probe_timer = g_idle_source_new ();
-  g_source_set_callback (vm->probe_timer, on_wait_cancelled_idle, vm, NULL);
-  g_source_attach (vm->probe_timer, g_main_context_get_thread_default ());
-}
-
 void
 holder_ch_vm_wait_ip_async (HolderChVm          *vm,
                             GCancellable        *cancellable,
@@ -606,35 +512,26 @@ holder_ch_vm_wait_ip_async (HolderChVm          *vm,
   g_autoptr(GTask) task = NULL;
 
   g_return_if_fail (vm != NULL);
-  g_return_if_fail (vm->wait_task == NULL);
+  g_return_if_fail (!holder_guest_wait_is_pending (vm->wait));
+
+  if (vm->ip != NULL && vm->ip[0] != '\0' && holder_ch_vm_is_running (vm) &&
+      !g_cancellable_is_cancelled (cancellable))
+    {
+      g_clear_pointer (&vm->wait, holder_guest_wait_unref);
+      vm->wait = holder_guest_wait_start (vm->ip, 22, cancellable, callback, user_data);
+      return;
+    }
 
   task = g_task_new (NULL, cancellable, callback, user_data);
-
   if (g_task_return_error_if_cancelled (task))
     return;
   if (vm->ip == NULL || vm->ip[0] == '\0')
-    {
-      g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                               "no reserved address to probe");
-      return;
-    }
-  if (!holder_ch_vm_is_running (vm))
-    {
-      g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND, "%s",
-                               vm->exit_message != NULL ? vm->exit_message
-                                                        : "cloud-hypervisor is not running");
-      return;
-    }
-
-  g_clear_object (&vm->probe_cancellable);
-  vm->probe_cancellable = g_cancellable_new ();
-  vm->wait_task = g_steal_pointer (&task);
-  if (cancellable != NULL)
-    vm->wait_cancel_handler = g_cancellable_connect (cancellable, G_CALLBACK (on_wait_cancelled),
-                                                     vm, NULL);
-  vm->probe_link = g_new0 (ProbeLink, 1);
-  vm->probe_link->vm = vm;
-  holder_tcp_probe_async (vm->ip, 22, vm->probe_cancellable, on_probe_done, vm->probe_link);
+    g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+                             "no reserved address to probe");
+  else
+    g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND, "%s",
+                             vm->exit_message != NULL ? vm->exit_message
+                                                      : "cloud-hypervisor is not running");
 }
 
 char *
@@ -642,8 +539,7 @@ holder_ch_vm_wait_ip_finish (HolderChVm    *vm,
                              GAsyncResult  *result,
                              GError       **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
+  return holder_guest_wait_finish (result, error);
 }
 
 /* ------------------------------------------------------------------- stop */
@@ -692,7 +588,7 @@ stop_advance (HolderChVm *vm)
     {
     case STOP_POWER_BUTTON:
       /* A guest that never came up cannot honour ACPI: skip to the VMM. */
-      if (!vm->guest_up)
+      if (!holder_guest_wait_reached (vm->wait))
         {
           vm->stop_phase = STOP_VMM_SHUTDOWN;
           stop_advance (vm);

@@ -23,15 +23,12 @@
 #include <libvirt/virterror.h>
 
 #include "holder-backend.h"
-#include "holder-backend-task-private.h"
 #include "holder-boot-extract.h"
-#include "holder-error.h"
 #include "holder-ipam.h"
 #include "holder-libvirt-console.h"
 #include "holder-libvirt-worker.h"
 #include "holder-libvirt-xml.h"
-#include "holder-store.h"
-#include "holder-tcp-probe.h"
+#include "holder-guest-wait.h"
 
 #define DEFAULT_URI            "qemu:///system"
 /* The first /24 tried; libvirt refuses one in use and we take the next. */
@@ -90,14 +87,12 @@ struct _HolderVm {
   char                 *cmdline;
   char                 *uuid;       /* new for each start */
   VmState               state;
-  gboolean              guest_up;
   gboolean              guest_shut_down;
   char                 *exit_message;
   HolderLibvirtConsole *console;    /* copies the serial log, when asked */
-  /* wait_ip */
-  GTask                *wait_task;
-  GCancellable         *probe_cancellable;
-  gulong                wait_cancel_handler;
+  /* wait_ip: kept after it ended, since whether the guest came up
+   * decides how it is stopped */
+  HolderGuestWait      *wait;
   /* stop */
   GTask                *stop_task;
   GSource              *stop_timer;
@@ -116,13 +111,13 @@ vm_unref (HolderVm *vm)
 {
   if (vm == NULL || !g_atomic_int_dec_and_test (&vm->ref_count))
     return;
-  g_warn_if_fail (vm->wait_task == NULL && vm->stop_task == NULL);
+  g_warn_if_fail (!holder_guest_wait_is_pending (vm->wait) && vm->stop_task == NULL);
   if (vm->stop_timer != NULL)
     {
       g_source_destroy (vm->stop_timer);
       g_source_unref (vm->stop_timer);
     }
-  g_clear_object (&vm->probe_cancellable);
+  g_clear_pointer (&vm->wait, holder_guest_wait_unref);
   holder_libvirt_console_free (vm->console);
   holder_member_spec_free (vm->spec);
   holder_reservation_free (vm->reservation);
@@ -502,10 +497,11 @@ reconcile_job (GTask         *task,
 }
 
 static void
-libvirt_reconcile_async (HolderBackend       *backend,
-                         GCancellable        *cancellable,
-                         GAsyncReadyCallback  callback,
-                         gpointer             user_data)
+libvirt_reconcile_async (HolderBackend        *backend,
+                         HolderReconcileFlags  flags,
+                         GCancellable         *cancellable,
+                         GAsyncReadyCallback   callback,
+                         gpointer              user_data)
 {
   HolderBackendLibvirt *self = (HolderBackendLibvirt *) backend;
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
@@ -679,27 +675,8 @@ libvirt_reserve_async (HolderBackend       *backend,
                        gpointer             user_data)
 {
   HolderBackendLibvirt *self = (HolderBackendLibvirt *) backend;
-  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
-  g_autofree char *ip = NULL;
-  g_autofree char *mac = NULL;
-  GError *error = NULL;
 
-  g_task_set_name (task, "libvirt_reserve_async");
-  if (self->ipam == NULL)
-    {
-      g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_NETWORK_NOT_CREATED,
-                               "network not created");
-      return;
-    }
-  ip = holder_ipam_reserve (self->ipam, name, ip_hint, &error);
-  if (ip == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  mac = holder_mac_for_name (name);
-  g_task_return_pointer (task, holder_reservation_new (ip, mac),
-                         (GDestroyNotify) holder_reservation_free);
+  holder_ipam_reserve_async (self->ipam, name, ip_hint, cancellable, callback, user_data);
 }
 
 /* ---- create -------------------------------------------------------------------- */
@@ -1044,7 +1021,7 @@ libvirt_start_vm_async (HolderBackend       *backend,
   g_free (vm->uuid);
   vm->uuid = g_uuid_string_random ();
   g_clear_pointer (&vm->exit_message, g_free);
-  vm->guest_up = FALSE;
+  g_clear_pointer (&vm->wait, holder_guest_wait_unref);
   vm->guest_shut_down = FALSE;
   vm->destroying = FALSE;
   vm->state = VM_STARTING;
@@ -1075,64 +1052,15 @@ libvirt_start_vm_async (HolderBackend       *backend,
 
 /* ---- wait for the IP ---------------------------------------------------------- */
 
+/* The domain stopped, or is being stopped: a wait in flight ends. */
 static void
-wait_complete (HolderVm *vm,
-               char     *ip,
-               GError   *error)
+wait_abort (HolderVm *vm,
+            GError   *error)
 {
-  GTask *task = g_steal_pointer (&vm->wait_task);
-
-  if (task == NULL)
-    {
-      g_free (ip);
-      g_clear_error (&error);
-      return;
-    }
-  if (vm->probe_cancellable != NULL)
-    g_cancellable_cancel (vm->probe_cancellable);
-  g_clear_object (&vm->probe_cancellable);
-  if (vm->wait_cancel_handler != 0)
-    g_cancellable_disconnect (g_task_get_cancellable (task), vm->wait_cancel_handler);
-  vm->wait_cancel_handler = 0;
-  if (ip != NULL)
-    g_task_return_pointer (task, ip, g_free);
+  if (holder_guest_wait_is_pending (vm->wait))
+    holder_guest_wait_abort (vm->wait, error);
   else
-    g_task_return_error (task, error);
-  g_object_unref (task);
-}
-
-static void
-on_probe_done (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  g_autoptr(HolderVm) vm = user_data;
-  g_autoptr(GError) error = NULL;
-
-  if (!holder_tcp_probe_finish (result, &error))
-    {
-      /* Cancelled: the wait already ended (VM stopped), or is ending now
-       * (the server's cancellable). */
-      if (vm->wait_task != NULL)
-        wait_complete (vm, NULL, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                                      "the wait for the guest was cancelled"));
-      return;
-    }
-  vm->guest_up = TRUE;
-  g_debug ("%s answers on %s:22", vm->domain_name, vm->reservation->ip);
-  wait_complete (vm, g_strdup (vm->reservation->ip), NULL);
-}
-
-/* Runs inside g_cancellable_cancel(): cancelling the probe's own
- * cancellable is allowed, and the probe completes later. */
-static void
-on_wait_cancelled (GCancellable *cancellable,
-                   gpointer      user_data)
-{
-  HolderVm *vm = user_data;
-
-  if (vm->probe_cancellable != NULL)
-    g_cancellable_cancel (vm->probe_cancellable);
+    g_error_free (error);
 }
 
 static void
@@ -1142,32 +1070,28 @@ libvirt_wait_ip_async (HolderBackend       *backend,
                        GAsyncReadyCallback  callback,
                        gpointer             user_data)
 {
-  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  g_autoptr(GTask) task = NULL;
 
+  if (vm->state == VM_RUNNING && !holder_guest_wait_is_pending (vm->wait) &&
+      !g_cancellable_is_cancelled (cancellable))
+    {
+      g_clear_pointer (&vm->wait, holder_guest_wait_unref);
+      vm->wait = holder_guest_wait_start (vm->reservation->ip, 22, cancellable,
+                                          callback, user_data);
+      return;
+    }
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
   g_task_set_name (task, "libvirt_wait_ip_async");
   if (g_task_return_error_if_cancelled (task))
     return;
-  if (vm->wait_task != NULL)
-    {
-      g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                               "already waiting for %s", vm->domain_name);
-      return;
-    }
-  if (vm->state != VM_RUNNING)
-    {
-      g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND, "%s",
-                               vm->exit_message != NULL ? vm->exit_message
-                                                        : "the domain is not running");
-      return;
-    }
-
-  vm->probe_cancellable = g_cancellable_new ();
-  vm->wait_task = g_steal_pointer (&task);
-  if (cancellable != NULL)
-    vm->wait_cancel_handler = g_cancellable_connect (cancellable, G_CALLBACK (on_wait_cancelled),
-                                                     vm, NULL);
-  holder_tcp_probe_async (vm->reservation->ip, 22, vm->probe_cancellable, on_probe_done,
-                          vm_ref (vm));
+  if (holder_guest_wait_is_pending (vm->wait))
+    g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+                             "already waiting for %s", vm->domain_name);
+  else
+    g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND, "%s",
+                             vm->exit_message != NULL ? vm->exit_message
+                                                      : "the domain is not running");
 }
 
 /* ---- stop ------------------------------------------------------------------------- */
@@ -1305,7 +1229,7 @@ vm_stopped (HolderVm   *vm,
         stop_complete (vm, NULL);
       return;
     }
-  wait_complete (vm, NULL, g_error_new (HOLDER_ERROR, HOLDER_ERROR_BACKEND, "%s", message));
+  wait_abort (vm, g_error_new (HOLDER_ERROR, HOLDER_ERROR_BACKEND, "%s", message));
   /* A start still in flight reports it itself (on_started). */
   if (was == VM_RUNNING && vm->backend != NULL)
     {
@@ -1423,15 +1347,15 @@ libvirt_stop_vm_async (HolderBackend       *backend,
                                "%s is already stopping", vm->domain_name);
       return;
     }
-  wait_complete (vm, NULL, g_error_new (HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                                        "the domain is being stopped"));
+  wait_abort (vm, g_error_new (HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+                               "the domain is being stopped"));
   vm->stop_task = g_steal_pointer (&task);
   g_task_set_task_data (vm->stop_task, vm_ref (vm), (GDestroyNotify) vm_unref);
 
   /* A start in flight: the domain may not exist yet, and a guest that
    * never came up would not honour the button anyway. The destroy job
    * runs after the start job (the queue is in order). */
-  if (vm->state == VM_STARTING || !vm->guest_up)
+  if (vm->state == VM_STARTING || !holder_guest_wait_reached (vm->wait))
     {
       vm->state = VM_STOPPING;
       stop_destroy (vm);
@@ -1455,7 +1379,7 @@ libvirt_vm_free (HolderBackend *backend,
   vm_unref (vm);
 }
 
-const HolderBackendClass holder_backend_libvirt_class = {
+static const HolderBackendClass holder_backend_libvirt_class = {
   .name = "libvirt",
   .caps = HOLDER_BACKEND_CAP_CLUSTERING,
   .new = libvirt_new,
@@ -1478,3 +1402,5 @@ const HolderBackendClass holder_backend_libvirt_class = {
   .stop_vm_finish = holder_backend_task_finish_boolean,
   .vm_free = libvirt_vm_free,
 };
+
+HOLDER_BACKEND_DEFINE_MODULE (holder_backend_libvirt_class)

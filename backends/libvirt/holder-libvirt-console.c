@@ -11,7 +11,7 @@
 
 #include <glib/gstdio.h>
 
-#include "holder-error.h"
+#include "holder-backend.h"
 #include "holder-libvirt-console.h"
 #include "holder-libvirt-worker.h"
 

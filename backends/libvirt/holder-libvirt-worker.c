@@ -6,7 +6,7 @@
 
 #include <libvirt/virterror.h>
 
-#include "holder-error.h"
+#include "holder-backend.h"
 #include "holder-libvirt-worker.h"
 
 typedef struct {

@@ -11,7 +11,7 @@
 
 #include <libvirt-gconfig/libvirt-gconfig.h>
 
-#include "holder-error.h"
+#include "holder-backend.h"
 #include "holder-libvirt-xml.h"
 #include "holder-linux-net-record.h"
 

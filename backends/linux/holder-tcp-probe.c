@@ -7,7 +7,7 @@
  */
 #define G_LOG_DOMAIN "holder-tcp-probe"
 
-#include "holder-error.h"
+#include "holder-backend.h"
 #include "holder-tcp-probe.h"
 
 #define PROBE_INTERVAL_MS 250

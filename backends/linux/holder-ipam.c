@@ -6,7 +6,7 @@
 
 #include <arpa/inet.h>
 
-#include "holder-error.h"
+#include "holder-backend.h"
 #include "holder-ipam.h"
 
 #define FIRST_HOST 2
@@ -101,4 +101,35 @@ holder_ipam_lookup (HolderIpam *ipam,
   g_return_val_if_fail (name != NULL, NULL);
 
   return g_hash_table_lookup (ipam->by_name, name);
+}
+
+void
+holder_ipam_reserve_async (HolderIpam          *ipam,
+                           const char          *name,
+                           const char          *ip_hint,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  g_autofree char *ip = NULL;
+  g_autofree char *mac = NULL;
+  GError *error = NULL;
+
+  g_task_set_name (task, "holder_ipam_reserve_async");
+  if (ipam == NULL)
+    {
+      g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_NETWORK_NOT_CREATED,
+                               "network not created");
+      return;
+    }
+  ip = holder_ipam_reserve (ipam, name, ip_hint, &error);
+  if (ip == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  mac = holder_mac_for_name (name);
+  g_task_return_pointer (task, holder_reservation_new (ip, mac),
+                         (GDestroyNotify) holder_reservation_free);
 }

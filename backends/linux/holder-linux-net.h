@@ -19,6 +19,8 @@
 
 #include <glib.h>
 
+#include "holder-ipam.h"
+
 G_BEGIN_DECLS
 
 typedef struct _HolderLinuxNet HolderLinuxNet;
@@ -41,13 +43,8 @@ const char *holder_linux_net_get_bridge (HolderLinuxNet *net);
 /* "192.168.X.1" */
 const char *holder_linux_net_get_gateway (HolderLinuxNet *net);
 
-/* Reserves an address: @ip_hint when it is inside the subnet, free, not the
- * gateway, network or broadcast address; else the lowest free one from .2.
- * A full subnet fails with "no free IP in subnet". Returns "192.168.X.Y". */
-char *holder_linux_net_reserve (HolderLinuxNet *net,
-                                const char     *name,
-                                const char     *ip_hint,
-                                GError        **error);
+/* The addresses of the subnet (holder-ipam.h): .1 is the gateway. */
+HolderIpam *holder_linux_net_get_ipam (HolderLinuxNet *net);
 
 /* Creates a persistent tap (fbt-<8 hex>) on the bridge, up, recorded first.
  * Returns its name. */

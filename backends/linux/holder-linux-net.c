@@ -10,7 +10,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "holder-error.h"
+#include "holder-backend.h"
 #include "holder-ipam.h"
 #include "holder-linux-net.h"
 #include "holder-linux-net-host.h"
@@ -430,18 +430,11 @@ holder_linux_net_create (const char *root,
 
 /* ---- reserve ------------------------------------------------------------ */
 
-char *
-holder_linux_net_reserve (HolderLinuxNet *net,
-                          const char     *name,
-                          const char     *ip_hint,
-                          GError        **error)
+HolderIpam *
+holder_linux_net_get_ipam (HolderLinuxNet *net)
 {
   g_return_val_if_fail (net != NULL, NULL);
-  g_return_val_if_fail (name != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  g_return_val_if_fail (net->ipam != NULL, NULL);
-
-  return holder_ipam_reserve (net->ipam, name, ip_hint, error);
+  return net->ipam;
 }
 
 /* ---- taps --------------------------------------------------------------- */

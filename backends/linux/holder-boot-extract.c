@@ -15,7 +15,7 @@
 #include <glib/gstdio.h>
 
 #include "holder-boot-extract.h"
-#include "holder-error.h"
+#include "holder-backend.h"
 
 #define SECTOR_SIZE 512
 #define CHUNK_SIZE (1024 * 1024)

@@ -6,7 +6,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -25,6 +25,18 @@ char *holder_ipam_reserve (HolderIpam  *ipam,
                            const char  *name,
                            const char  *ip_hint,
                            GError     **error);
+
+/* A backend's reserve_async for a network whose addresses @ipam hands
+ * out (NULL: no network yet, "network not created"): the address as
+ * holder_ipam_reserve() gives it and the MAC derived from @name
+ * (holder_mac_for_name()). The result fits
+ * holder_backend_task_finish_reservation(). */
+void holder_ipam_reserve_async (HolderIpam          *ipam,
+                                const char          *name,
+                                const char          *ip_hint,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data);
 
 /* The address @name holds, or NULL. */
 const char *holder_ipam_lookup (HolderIpam *ipam,

@@ -10,10 +10,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
-#include "holder-codec-private.h"
-#include "holder-error.h"
-#include "holder-store.h"
-#include "holder-util-private.h"
+#include "holder-backend.h"
 #include "holder-linux-net-record.h"
 
 #define NAME_HEX_DIGITS 8
@@ -209,15 +206,28 @@ member_uint (JsonObject *object,
 }
 
 static void
-append_member (GString    *out,
-               const char *key,
-               const char *value)
+add_string (JsonBuilder *builder,
+            const char  *key,
+            const char  *value)
 {
-  g_string_append_printf (out, ",\"%s\":", key);
+  json_builder_set_member_name (builder, key);
   if (value == NULL)
-    g_string_append (out, "null");
+    json_builder_add_null_value (builder);
   else
-    holder_json_append_string (out, value);
+    json_builder_add_string_value (builder, value);
+}
+
+/* One line of compact JSON and a newline. */
+static char *
+builder_to_line (JsonBuilder *builder,
+                 gsize       *out_len)
+{
+  g_autoptr(JsonNode) root = json_builder_get_root (builder);
+  g_autofree char *text = json_to_string (root, FALSE);
+  char *line = g_strconcat (text, "\n", NULL);
+
+  *out_len = strlen (line);
+  return line;
 }
 
 /* ---- records ------------------------------------------------------------ */
@@ -271,27 +281,30 @@ holder_net_record_save (const HolderNetRecord *record,
                         const char            *dir,
                         GError               **error)
 {
-  g_autoptr(GString) out = g_string_new ("{\"bridge\":");
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autofree char *path = holder_net_record_path (dir, record->bridge);
+  g_autofree char *line = NULL;
+  gsize len;
 
-  holder_json_append_string (out, record->bridge);
-  append_member (out, "subnet", record->subnet);
-  g_string_append_printf (out, ",\"owner_pid\":%d", (int) record->owner.pid);
-  g_string_append_printf (out, ",\"owner_start_time\":%" G_GUINT64_FORMAT,
-                          record->owner.start_time);
-  append_member (out, "owner_boot_id", record->owner.boot_id);
-  append_member (out, "uplink", record->uplink);
-  append_member (out, "uplink_forwarding_original", record->uplink_forwarding_original);
-  g_string_append (out, ",\"taps\":[");
+  json_builder_begin_object (builder);
+  add_string (builder, "bridge", record->bridge);
+  add_string (builder, "subnet", record->subnet);
+  json_builder_set_member_name (builder, "owner_pid");
+  json_builder_add_int_value (builder, record->owner.pid);
+  json_builder_set_member_name (builder, "owner_start_time");
+  json_builder_add_int_value (builder, (gint64) record->owner.start_time);
+  add_string (builder, "owner_boot_id", record->owner.boot_id);
+  add_string (builder, "uplink", record->uplink);
+  add_string (builder, "uplink_forwarding_original", record->uplink_forwarding_original);
+  json_builder_set_member_name (builder, "taps");
+  json_builder_begin_array (builder);
   for (guint i = 0; i < record->taps->len; i++)
-    {
-      if (i > 0)
-        g_string_append_c (out, ',');
-      holder_json_append_string (out, g_ptr_array_index (record->taps, i));
-    }
-  g_string_append (out, "]}\n");
+    json_builder_add_string_value (builder, g_ptr_array_index (record->taps, i));
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  line = builder_to_line (builder, &len);
 
-  if (!holder_file_replace (path, out->str, out->len, RECORD_MODE, error))
+  if (!holder_file_replace (path, line, len, RECORD_MODE, error))
     {
       g_prefix_error (error, "write record of %s: ", record->bridge);
       return FALSE;
@@ -414,14 +427,18 @@ holder_net_marker_save (const HolderNetMarker *marker,
                         const char            *dir,
                         GError               **error)
 {
-  g_autoptr(GString) out = g_string_new ("{\"uplink\":");
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autofree char *path = holder_net_marker_path (dir, marker->uplink);
+  g_autofree char *line = NULL;
+  gsize len;
 
-  holder_json_append_string (out, marker->uplink);
-  append_member (out, "original", marker->original);
-  append_member (out, "boot_id", marker->boot_id);
-  g_string_append (out, "}\n");
-  if (!holder_file_replace (path, out->str, out->len, RECORD_MODE, error))
+  json_builder_begin_object (builder);
+  add_string (builder, "uplink", marker->uplink);
+  add_string (builder, "original", marker->original);
+  add_string (builder, "boot_id", marker->boot_id);
+  json_builder_end_object (builder);
+  line = builder_to_line (builder, &len);
+  if (!holder_file_replace (path, line, len, RECORD_MODE, error))
     {
       g_prefix_error (error, "write forwarding marker of %s: ", marker->uplink);
       return FALSE;

@@ -1,10 +1,12 @@
-/* holder-backend-task.c: see holder-backend-task-private.h.
+/* holder-backend.c: what libholder offers every backend besides the
+ * vtable (see holder-backend.h): the GTask finishers, reclaim reports and
+ * doctor checks.
  *
  * SPDX-License-Identifier: MIT
  */
 #define G_LOG_DOMAIN "holder-backend"
 
-#include "holder-backend-task-private.h"
+#include "holder-backend.h"
 
 gboolean
 holder_backend_task_finish_boolean (HolderBackend  *self,
@@ -45,4 +47,48 @@ holder_backend_task_finish_vm (HolderBackend  *self,
                                GError        **error)
 {
   return finish_pointer (result, error);
+}
+
+void
+holder_backend_report_reclaimed (HolderBackend *self,
+                                 const char    *kind,
+                                 const char    *what)
+{
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (kind != NULL);
+  g_return_if_fail (what != NULL);
+
+  if (self->host != NULL && self->host->reclaimed != NULL)
+    self->host->reclaimed (kind, what, self->host->user_data);
+}
+
+HolderHostCheck *
+holder_host_check_new (const char *name,
+                       gboolean    ok,
+                       gboolean    required,
+                       const char *detail,
+                       const char *fix)
+{
+  HolderHostCheck *check;
+
+  g_return_val_if_fail (name != NULL, NULL);
+
+  check = g_new0 (HolderHostCheck, 1);
+  check->name = g_strdup (name);
+  check->ok = ok;
+  check->required = required;
+  check->detail = g_strdup (detail != NULL ? detail : "");
+  check->fix = ok ? NULL : g_strdup (fix);
+  return check;
+}
+
+void
+holder_host_check_free (HolderHostCheck *check)
+{
+  if (check == NULL)
+    return;
+  g_free (check->name);
+  g_free (check->detail);
+  g_free (check->fix);
+  g_free (check);
 }

@@ -14,8 +14,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "holder-backend.h"
-#include "holder-backend-task-private.h"
+#include "holder-backend-fake-private.h"
 #include "holder-codec-private.h"
 #include "holder-error.h"
 #include "holder-store.h"
@@ -324,7 +323,7 @@ knob_duration (const char *variable,
 
   if (value == NULL || value[0] == '\0')
     return fallback;
-  if (!holder_parse_go_duration (value, &usec))
+  if (!holder_duration_parse (value, &usec))
     {
       g_message ("ignoring %s=%s: not a duration", variable, value);
       return fallback;
@@ -368,10 +367,11 @@ fake_free (HolderBackend *backend)
 }
 
 static void
-fake_reconcile_async (HolderBackend       *self,
-                      GCancellable        *cancellable,
-                      GAsyncReadyCallback  callback,
-                      gpointer             user_data)
+fake_reconcile_async (HolderBackend        *self,
+                      HolderReconcileFlags  flags,
+                      GCancellable         *cancellable,
+                      GAsyncReadyCallback   callback,
+                      gpointer              user_data)
 {
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
 

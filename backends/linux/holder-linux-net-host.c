@@ -19,8 +19,7 @@
 #include <netlink/route/route.h>
 #include <nftables/libnftables.h>
 
-#include "holder-error.h"
-#include "holder-store.h"
+#include "holder-backend.h"
 #include "holder-linux-net-host.h"
 
 #define CAP_NET_ADMIN_BIT 12
