@@ -7,7 +7,7 @@
 #include <glib/gstdio.h>
 
 #include "holder-ch-binary.h"
-#include "holder-error.h"
+#include "holder-backend.h"
 #include "holder-test-util.h"
 
 /* Every download here goes to a small HTTP/1.1 server on 127.0.0.1 in this

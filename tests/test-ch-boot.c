@@ -11,7 +11,7 @@
 #include <glib/gstdio.h>
 
 #include "holder-boot-extract.h"
-#include "holder-error.h"
+#include "holder-backend.h"
 #include "holder-test-util.h"
 
 /* The images are real ext4 filesystems and partition tables built with

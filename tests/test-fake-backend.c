@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * The fake backend driven directly through its class on a main loop, and
- * the backend registry.
+ * The fake backend driven directly through its class on a main loop.
  */
 #define G_LOG_DOMAIN "holder-test"
 
@@ -309,7 +308,8 @@ test_reconcile_and_network (Fixture       *f,
 
   fixture_new_backend (f);
 
-  f->klass->reconcile_async (f->backend, NULL, on_result, &reconciled);
+  f->klass->reconcile_async (f->backend, HOLDER_RECONCILE_FLAGS_NONE, NULL, on_result,
+                             &reconciled);
   g_assert_true (f->klass->reconcile_finish (f->backend, await_result (&reconciled),
                                              &error));
   g_assert_no_error (error);
@@ -793,85 +793,6 @@ test_exit_after_cancelled_by_stop (Fixture       *f,
   g_assert_cmpuint (f->exited_vms->len, ==, 0);
 }
 
-/* ---- registry ----------------------------------------------------------- */
-
-static void
-test_registry_lookup (void)
-{
-  g_autoptr(GError) error = NULL;
-  const HolderBackendClass *klass;
-  const char *const *names = holder_backend_list_names ();
-  g_autofree char *have = g_strjoinv (", ", (char **) names);
-  g_autofree char *expected = NULL;
-
-  g_assert_true (g_strv_contains (names, "fake"));
-
-  klass = holder_backend_lookup ("fake", &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (klass);
-  g_assert_cmpstr (klass->name, ==, "fake");
-  g_assert_nonnull (klass->new);
-
-  klass = holder_backend_lookup ("qemu", &error);
-  g_assert_null (klass);
-  g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_NO_BACKEND);
-  expected = g_strdup_printf ("unknown backend \"qemu\" (this helper has: %s)", have);
-  g_assert_cmpstr (error->message, ==, expected);
-
-  /* The fake is not selected by a prefix or by case. */
-  g_clear_error (&error);
-  g_assert_null (holder_backend_lookup ("Fake", &error));
-  g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_NO_BACKEND);
-}
-
-static void
-test_registry_select_from_env (void)
-{
-  g_autoptr(GError) error = NULL;
-  const HolderBackendClass *klass;
-  g_autofree char *saved = g_strdup (g_getenv ("FLEETBOX_BACKEND"));
-
-  g_setenv ("FLEETBOX_BACKEND", "fake", TRUE);
-  klass = holder_backend_select_from_env (&error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (klass->name, ==, "fake");
-
-  g_setenv ("FLEETBOX_BACKEND", "x", TRUE);
-  g_assert_null (holder_backend_select_from_env (&error));
-  g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_NO_BACKEND);
-  g_assert_true (g_str_has_prefix (error->message, "unknown backend \"x\" (this helper has: "));
-  g_clear_error (&error);
-
-  if (g_strv_contains (holder_backend_list_names (), "cloud-hypervisor"))
-    {
-      g_test_skip ("the cloud-hypervisor backend is compiled in");
-    }
-  else
-    {
-      static const char message[] =
-        "this helper was built without the cloud-hypervisor backend; "
-        "set FLEETBOX_BACKEND=fake for a test run, "
-        "or rebuild with -Dbackends=fake,cloud-hypervisor";
-
-      /* Unset and empty both mean "the platform's backend", never the fake. */
-      g_unsetenv ("FLEETBOX_BACKEND");
-      g_assert_null (holder_backend_select_from_env (&error));
-      g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_NO_BACKEND);
-      g_assert_cmpstr (error->message, ==, message);
-      g_clear_error (&error);
-
-      g_setenv ("FLEETBOX_BACKEND", "", TRUE);
-      g_assert_null (holder_backend_select_from_env (&error));
-      g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_NO_BACKEND);
-      g_assert_cmpstr (error->message, ==, message);
-    }
-
-  if (saved != NULL)
-    g_setenv ("FLEETBOX_BACKEND", saved, TRUE);
-  else
-    g_unsetenv ("FLEETBOX_BACKEND");
-}
-
 int
 main (int    argc,
       char **argv)
@@ -902,8 +823,6 @@ main (int    argc,
   ADD ("exit-after-cancelled-by-stop", test_exit_after_cancelled_by_stop);
 #undef ADD
 
-  g_test_add_func ("/backend-registry/lookup", test_registry_lookup);
-  g_test_add_func ("/backend-registry/select-from-env", test_registry_select_from_env);
 
   return g_test_run ();
 }

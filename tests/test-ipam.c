@@ -5,7 +5,7 @@
  */
 #define G_LOG_DOMAIN "test-ipam"
 
-#include "holder-error.h"
+#include "holder-backend.h"
 #include "holder-ipam.h"
 
 #define BASE ((192u << 24) | (168u << 16) | (42u << 8))

@@ -33,7 +33,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
-#include "holder-error.h"
+#include "holder-backend.h"
 #include "holder-linux-net.h"
 #include "holder-linux-net-host.h"
 #include "holder-test-util.h"
@@ -664,7 +664,7 @@ reserve_ok (HolderLinuxNet *net,
             const char     *hint)
 {
   g_autoptr(GError) error = NULL;
-  char *ip = holder_linux_net_reserve (net, name, hint, &error);
+  char *ip = holder_ipam_reserve (holder_linux_net_get_ipam (net), name, hint, &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (ip);
@@ -713,7 +713,7 @@ test_reserve (void)
       g_autofree char *name = g_strdup_printf ("fill-%u", i);
       g_free (reserve_ok (net, name, NULL));
     }
-  g_assert_null (holder_linux_net_reserve (net, "one-too-many", NULL, &error));
+  g_assert_null (holder_ipam_reserve (holder_linux_net_get_ipam (net), "one-too-many", NULL, &error));
   g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND);
   g_assert_cmpstr (error->message, ==, "no free IP in subnet");
 

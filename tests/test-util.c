@@ -74,7 +74,7 @@ test_parse_duration (void)
       gint64 usec = 42;
 
       g_test_message ("parse \"%s\"", cases[i].text);
-      g_assert_cmpint (holder_parse_go_duration (cases[i].text, &usec), ==, cases[i].ok);
+      g_assert_cmpint (holder_duration_parse (cases[i].text, &usec), ==, cases[i].ok);
       if (cases[i].ok)
         g_assert_cmpint (usec, ==, cases[i].usec);
       else
@@ -85,7 +85,7 @@ test_parse_duration (void)
   {
     gint64 usec = 0;
 
-    g_assert_true (holder_parse_go_duration ("-2562047h47m16.854775808s", &usec));
+    g_assert_true (holder_duration_parse ("-2562047h47m16.854775808s", &usec));
     g_assert_cmpint (usec, ==, -G_GINT64_CONSTANT (9223372036854775));
   }
 }
@@ -125,14 +125,14 @@ test_format_duration (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autofree char *text = holder_format_go_duration (cases[i].usec);
+      g_autofree char *text = holder_duration_format (cases[i].usec);
       gint64 back = 0;
 
       g_assert_cmpstr (text, ==, cases[i].text);
       /* What Go prints, Go parses back, within Go's nanosecond range. */
       if (cases[i].usec > G_MAXINT64 / 1000 || cases[i].usec < -(G_MAXINT64 / 1000))
         continue;
-      g_assert_true (holder_parse_go_duration (text, &back));
+      g_assert_true (holder_duration_parse (text, &back));
       g_assert_cmpint (back, ==, cases[i].usec);
     }
 }
