@@ -17,10 +17,16 @@ holder_test_vz_init_main (void)
   g_assert_true (g_main_context_acquire (g_main_context_default ()));
 }
 
+gboolean
+holder_test_vz_on_main (void)
+{
+  return g_thread_self () == main_thread && g_main_context_is_owner (g_main_context_default ());
+}
+
 void
 holder_test_vz_assert_main_at (const char *where)
 {
-  if (g_thread_self () != main_thread || !g_main_context_is_owner (g_main_context_default ()))
+  if (!holder_test_vz_on_main ())
     g_error ("%s: not on the main context", where);
 }
 

@@ -16,6 +16,8 @@ G_BEGIN_DECLS
 /* Call at the start of a test program: the main thread owns the default
  * context from then on, so holder_test_vz_assert_main() can tell. */
 void     holder_test_vz_init_main        (void);
+/* On the main thread, with the main context owned. */
+gboolean holder_test_vz_on_main          (void);
 /* Fails unless called on the main thread, with the main context owned. */
 #define holder_test_vz_assert_main() holder_test_vz_assert_main_at (G_STRLOC)
 void     holder_test_vz_assert_main_at   (const char *where);

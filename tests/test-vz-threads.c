@@ -15,315 +15,54 @@
 #define G_LOG_DOMAIN "holder-test"
 
 #include <gio/gio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "holder-error.h"
 #include "holder-vz-events.h"
 #include "holder-vz-machine.h"
 #include "holder-vz-member.h"
 #include "holder-test-vz.h"
+#include "holder-test-vz-shim.h"
 
 #define AWAIT_MS 10000
 
-/* ---- the fake shim ------------------------------------------------------- */
+/* ---- the fake shim under the machine ---------------------------------------- */
 
-typedef enum {
-  JOB_QUIT,
-  JOB_START,
-  JOB_FORCE_STOP,
-  JOB_STATE,
-  JOB_CAN_REQUEST_STOP,
-  JOB_REQUEST_STOP,
-  JOB_DIE,
-} JobKind;
-
-typedef struct {
-  JobKind   kind;
-  /* sync jobs */
-  gboolean  sync;
-  gboolean  done;
-  int       result;
-  char     *errmsg;
-} Job;
-
-typedef struct {
-  GThread               *queue;        /* the VM's "dispatch queue" */
-  GAsyncQueue           *jobs;
-  HolderVzShimEventFunc  func;
-  void                  *user_data;
-  GMutex                 lock;         /* guards the sync handshake and below */
-  GCond                  cond;
-  int                    state;        /* queue thread only, like VZ's */
-
-  /* script: set before the VM is used */
-  const char            *start_error;
-  gboolean               ignore_acpi;
-  const char            *force_error;
-  gboolean               force_never_stops;
-  gboolean               hold_start;   /* START_DONE waits for release */
-  gboolean               start_released;
-
-  /* what the queue did, in order (under lock) */
-  GString               *log;
-  guint                  events;
-  gboolean               events_off_main;
-} FakeVm;
-
-static GThread *main_thread;
-
-static void
-fake_vm_log (FakeVm     *vm,
-             const char *what)
-{
-  g_mutex_lock (&vm->lock);
-  if (vm->log->len > 0)
-    g_string_append_c (vm->log, ',');
-  g_string_append (vm->log, what);
-  g_mutex_unlock (&vm->lock);
-}
-
-/* On the queue thread, like every VZ callback. */
-static void
-fake_vm_post (FakeVm     *vm,
-              int         kind,
-              const char *errmsg)
-{
-  static const char *const names[] = {
-    "state", "start-done", "stop-done", "guest-stopped", "stopped-with-error", "net-lost",
-  };
-
-  g_assert_true (g_thread_self () == vm->queue);
-  g_mutex_lock (&vm->lock);
-  vm->events++;
-  vm->events_off_main = vm->events_off_main || g_thread_self () != main_thread;
-  g_mutex_unlock (&vm->lock);
-  if (kind != HOLDER_VZ_SHIM_EVENT_STATE_CHANGED)
-    fake_vm_log (vm, names[kind]);
-  vm->func (vm->user_data, kind, vm->state, errmsg);
-}
-
-static void
-fake_vm_set_state (FakeVm *vm,
-                   int     state)
-{
-  vm->state = state;
-  fake_vm_post (vm, HOLDER_VZ_SHIM_EVENT_STATE_CHANGED, NULL);
-}
-
-static void
-fake_vm_run (FakeVm *vm,
-             Job    *job)
-{
-  switch (job->kind)
-    {
-    case JOB_START:
-      fake_vm_set_state (vm, FAKE_STARTING);
-      if (vm->hold_start)
-        {
-          /* The framework takes its time: the queue is busy meanwhile. */
-          g_mutex_lock (&vm->lock);
-          while (!vm->start_released)
-            g_cond_wait (&vm->cond, &vm->lock);
-          g_mutex_unlock (&vm->lock);
-        }
-      if (vm->start_error != NULL)
-        {
-          fake_vm_set_state (vm, FAKE_STOPPED);
-          fake_vm_post (vm, HOLDER_VZ_SHIM_EVENT_START_DONE, vm->start_error);
-          break;
-        }
-      fake_vm_set_state (vm, FAKE_RUNNING);
-      fake_vm_post (vm, HOLDER_VZ_SHIM_EVENT_START_DONE, NULL);
-      break;
-    case JOB_FORCE_STOP:
-      if (vm->force_error != NULL)
-        {
-          fake_vm_post (vm, HOLDER_VZ_SHIM_EVENT_STOP_DONE, vm->force_error);
-          break;
-        }
-      if (!vm->force_never_stops)
-        fake_vm_set_state (vm, FAKE_STOPPED);
-      fake_vm_post (vm, HOLDER_VZ_SHIM_EVENT_STOP_DONE, NULL);
-      break;
-    case JOB_STATE:
-      job->result = vm->state;
-      break;
-    case JOB_CAN_REQUEST_STOP:
-      job->result = vm->state == FAKE_RUNNING;
-      break;
-    case JOB_REQUEST_STOP:
-      fake_vm_log (vm, "request");
-      if (vm->state != FAKE_RUNNING)
-        {
-          job->errmsg = strdup ("Invalid virtual machine state transition.");
-          job->result = 0;
-          break;
-        }
-      job->result = 1;
-      if (vm->ignore_acpi)
-        break;
-      /* The guest powers off while the caller still waits for the
-       * request to return: events raised inside a synchronous call. */
-      fake_vm_set_state (vm, FAKE_STOPPING);
-      fake_vm_set_state (vm, FAKE_STOPPED);
-      fake_vm_post (vm, HOLDER_VZ_SHIM_EVENT_GUEST_STOPPED, NULL);
-      break;
-    case JOB_DIE:
-      fake_vm_set_state (vm, FAKE_ERROR);
-      fake_vm_post (vm, HOLDER_VZ_SHIM_EVENT_STOPPED_WITH_ERROR,
-                    "Internal Virtualization error. The virtual machine stopped unexpectedly.");
-      break;
-    case JOB_QUIT:
-    default:
-      break;
-    }
-}
-
-static gpointer
-fake_vm_queue (gpointer data)
-{
-  FakeVm *vm = data;
-
-  for (;;)
-    {
-      Job *job = g_async_queue_pop (vm->jobs);
-      JobKind kind = job->kind;
-
-      fake_vm_run (vm, job);
-      if (job->sync)
-        {
-          g_mutex_lock (&vm->lock);
-          job->done = TRUE;
-          g_cond_broadcast (&vm->cond);
-          g_mutex_unlock (&vm->lock);
-        }
-      else
-        g_free (job);
-      if (kind == JOB_QUIT)
-        return NULL;
-    }
-}
-
-static FakeVm *
-fake_vm_new (HolderVzShimEventFunc  func,
-             void                  *user_data)
-{
-  FakeVm *vm = g_new0 (FakeVm, 1);
-
-  vm->func = func;
-  vm->user_data = user_data;
-  vm->jobs = g_async_queue_new ();
-  vm->log = g_string_new (NULL);
-  g_mutex_init (&vm->lock);
-  g_cond_init (&vm->cond);
-  vm->queue = g_thread_new ("fake-vz-queue", fake_vm_queue, vm);
-  return vm;
-}
-
-static void
-fake_vm_async (FakeVm  *vm,
-               JobKind  kind)
-{
-  Job *job = g_new0 (Job, 1);
-
-  job->kind = kind;
-  g_async_queue_push (vm->jobs, job);
-}
-
-/* dispatch_sync: the caller waits for the queue to run it. */
-static int
-fake_vm_sync (FakeVm   *vm,
-              JobKind   kind,
-              char    **errmsg)
-{
-  Job job = { .kind = kind, .sync = TRUE };
-
-  g_async_queue_push (vm->jobs, &job);
-  g_mutex_lock (&vm->lock);
-  while (!job.done)
-    g_cond_wait (&vm->cond, &vm->lock);
-  g_mutex_unlock (&vm->lock);
-  if (errmsg != NULL)
-    *errmsg = job.errmsg;
-  else
-    free (job.errmsg);
-  return job.result;
-}
-
-static void
-fake_vm_release_start (FakeVm *vm)
-{
-  g_mutex_lock (&vm->lock);
-  vm->start_released = TRUE;
-  g_cond_broadcast (&vm->cond);
-  g_mutex_unlock (&vm->lock);
-}
-
-static char *
-fake_vm_log_copy (FakeVm *vm)
-{
-  char *copy;
-
-  g_mutex_lock (&vm->lock);
-  copy = g_strdup (vm->log->str);
-  g_mutex_unlock (&vm->lock);
-  return copy;
-}
-
-/* The shim's entries, as the machine calls them: each from the main
- * context, as holder's GLib thread would. */
+/* As the backend glue wraps the real shim. */
 static void
 shim_start (void *vm)
 {
-  holder_test_vz_assert_main ();
-  fake_vm_async (vm, JOB_START);
+  holder_vz_shim_vm_start (vm);
 }
 
 static int
 shim_can_request_stop (void *vm)
 {
-  holder_test_vz_assert_main ();
-  return fake_vm_sync (vm, JOB_CAN_REQUEST_STOP, NULL);
+  return holder_vz_shim_vm_can_request_stop (vm);
 }
 
 static int
 shim_request_stop (void  *vm,
                    char **errmsg)
 {
-  holder_test_vz_assert_main ();
-  return fake_vm_sync (vm, JOB_REQUEST_STOP, errmsg);
+  return holder_vz_shim_vm_request_stop (vm, errmsg);
 }
 
 static void
 shim_force_stop (void *vm)
 {
-  holder_test_vz_assert_main ();
-  fake_vm_log (vm, "force");
-  fake_vm_async (vm, JOB_FORCE_STOP);
+  holder_vz_shim_vm_force_stop (vm);
 }
 
 static int
 shim_state (void *vm)
 {
-  holder_test_vz_assert_main ();
-  return fake_vm_sync (vm, JOB_STATE, NULL);
+  return holder_vz_shim_vm_state (vm);
 }
 
-/* Drains the queue (like the real one's dispatch_sync): no event after. */
 static void
-shim_free (void *data)
+shim_free (void *vm)
 {
-  FakeVm *vm = data;
-
-  holder_test_vz_assert_main ();
-  fake_vm_async (vm, JOB_QUIT);
-  g_thread_join (vm->queue);
-  g_async_queue_unref (vm->jobs);
-  g_mutex_clear (&vm->lock);
-  g_cond_clear (&vm->cond);
-  g_string_free (vm->log, TRUE);
-  g_free (vm);
+  holder_vz_shim_vm_free (vm);
 }
 
 static const HolderVzShimOps fake_shim = {
@@ -432,7 +171,8 @@ test_bridge_never_reentrant (void)
 
 typedef struct {
   HolderVzMachine *machine;
-  FakeVm          *vm;
+  HolderVzShimVm  *vm;
+  HolderTestVzScript *script;
   HolderVzMember  *member;
   guint            exits;
   char            *exit_message;
@@ -485,8 +225,12 @@ fixture_setup (Fixture       *f,
 
   /* The order of the real glue: the bridge exists before the VM, which
    * may raise events as soon as it is made. */
+  holder_test_vz_shim_reset ();
   f->machine = holder_vz_machine_new (&fake_shim, g_main_context_default ());
-  f->vm = fake_vm_new (holder_vz_event_bridge_post, holder_vz_machine_get_bridge (f->machine));
+  f->vm = holder_vz_shim_vm_new (&(HolderVzShimVmConfig) { .cpus = 1 }, NULL,
+                                 holder_vz_event_bridge_post,
+                                 holder_vz_machine_get_bridge (f->machine), NULL);
+  f->script = holder_test_vz_shim_vm_script (f->vm);
   holder_vz_machine_attach (f->machine, f->vm);
   holder_vz_machine_set_exit_func (f->machine, on_machine_exit, f);
   controller = holder_vz_machine_get_controller (f->machine);
@@ -504,6 +248,7 @@ fixture_teardown (Fixture       *f,
   holder_vz_member_unref (f->member);
   holder_test_vz_drain ();
   g_free (f->exit_message);
+  holder_test_vz_shim_reset ();
 }
 
 static gboolean
@@ -531,10 +276,7 @@ member_stop (Fixture  *f,
 static void
 assert_events_from_queue (Fixture *f)
 {
-  g_mutex_lock (&f->vm->lock);
-  g_assert_cmpuint (f->vm->events, >, 0);
-  g_assert_true (f->vm->events_off_main);
-  g_mutex_unlock (&f->vm->lock);
+  g_assert_true (holder_test_vz_shim_vm_events_off_main (f->vm));
 }
 
 static void
@@ -549,7 +291,7 @@ test_machine_acpi (Fixture       *f,
   g_assert_true (member_stop (f, &error));
   g_assert_no_error (error);
   holder_test_vz_drain ();
-  log = fake_vm_log_copy (f->vm);
+  log = holder_test_vz_shim_vm_log (f->vm);
   g_assert_cmpstr (log, ==, "start-done,request,guest-stopped");
   /* The power-off the stop asked for is no exit. */
   g_assert_cmpuint (f->exits, ==, 0);
@@ -562,7 +304,7 @@ test_machine_start_fails (Fixture       *f,
 {
   g_autoptr(GError) error = NULL;
 
-  f->vm->start_error = "The storage device attachment is invalid.";
+  f->script->start_error = "The storage device attachment is invalid.";
   g_assert_false (member_start (f, &error));
   g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND);
   g_assert_cmpstr (error->message, ==, "The storage device attachment is invalid.");
@@ -579,11 +321,11 @@ test_machine_guest_ignores_acpi (Fixture       *f,
   g_autoptr(GError) error = NULL;
   g_autofree char *log = NULL;
 
-  f->vm->ignore_acpi = TRUE;
+  f->script->ignore_acpi = TRUE;
   g_assert_true (member_start (f, NULL));
   g_assert_true (member_stop (f, &error));
   g_assert_no_error (error);
-  log = fake_vm_log_copy (f->vm);
+  log = holder_test_vz_shim_vm_log (f->vm);
   g_assert_cmpstr (log, ==, "start-done,request,force,stop-done");
 }
 
@@ -593,8 +335,8 @@ test_machine_force_fails (Fixture       *f,
 {
   g_autoptr(GError) error = NULL;
 
-  f->vm->ignore_acpi = TRUE;
-  f->vm->force_error = "Invalid virtual machine state transition.";
+  f->script->ignore_acpi = TRUE;
+  f->script->force_error = "Invalid virtual machine state transition.";
   g_assert_true (member_start (f, NULL));
   g_assert_false (member_stop (f, &error));
   g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND);
@@ -607,8 +349,8 @@ test_machine_force_never_stops (Fixture       *f,
 {
   g_autoptr(GError) error = NULL;
 
-  f->vm->ignore_acpi = TRUE;
-  f->vm->force_never_stops = TRUE;
+  f->script->ignore_acpi = TRUE;
+  f->script->force_never_stops = TRUE;
   g_assert_true (member_start (f, NULL));
   g_assert_false (member_stop (f, &error));
   g_assert_cmpstr (error->message, ==, "vm still running after force stop");
@@ -627,7 +369,7 @@ test_machine_guest_dies (Fixture       *f,
   g_assert_true (member_start (f, NULL));
   holder_vz_member_wait_ip_async (f->member, NULL, holder_test_vz_on_result, &waited);
   /* The delegate fires on the queue; the member hears it on main. */
-  fake_vm_async (f->vm, JOB_DIE);
+  holder_test_vz_shim_vm_die (f->vm);
   ip = holder_vz_member_wait_ip_finish (f->member,
                                         holder_test_vz_await_result (&waited, AWAIT_MS), &error);
   g_assert_null (ip);
@@ -646,7 +388,7 @@ test_machine_stop_during_start (Fixture       *f,
   g_autoptr(GError) error = NULL;
   g_autofree char *log = NULL;
 
-  f->vm->hold_start = TRUE;
+  f->script->hold_start = TRUE;
   holder_vz_member_start_async (f->member, NULL, holder_test_vz_on_result, &started);
   holder_vz_member_stop_async (f->member, NULL, holder_test_vz_on_result, &stopped);
 
@@ -656,15 +398,15 @@ test_machine_stop_during_start (Fixture       *f,
                                                  &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_null (stopped);
-  log = fake_vm_log_copy (f->vm);
+  log = holder_test_vz_shim_vm_log (f->vm);
   g_assert_cmpstr (log, ==, "");
   g_clear_pointer (&log, g_free);
 
-  fake_vm_release_start (f->vm);
+  holder_test_vz_shim_vm_release_start (f->vm);
   g_assert_true (holder_vz_member_stop_finish (f->member,
                                                holder_test_vz_await_result (&stopped, AWAIT_MS),
                                                NULL));
-  log = fake_vm_log_copy (f->vm);
+  log = holder_test_vz_shim_vm_log (f->vm);
   g_assert_cmpstr (log, ==, "start-done,request,guest-stopped");
   g_assert_cmpuint (f->exits, ==, 0);
 }
@@ -677,7 +419,7 @@ test_machine_freed_with_start_pending (Fixture       *f,
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GError) error = NULL;
 
-  f->vm->hold_start = TRUE;
+  f->script->hold_start = TRUE;
   holder_vz_member_start_async (f->member, cancellable, holder_test_vz_on_result, &started);
   g_cancellable_cancel (cancellable);
   g_assert_false (holder_vz_member_start_finish (f->member,
@@ -687,7 +429,7 @@ test_machine_freed_with_start_pending (Fixture       *f,
 
   /* The framework completes, but the machine goes before the event is
    * handled: the event is dropped, the waiter told, nothing leaks. */
-  fake_vm_release_start (f->vm);
+  holder_test_vz_shim_vm_release_start (f->vm);
   holder_vz_machine_free (g_steal_pointer (&f->machine));
   holder_test_vz_drain ();
 }
@@ -698,7 +440,6 @@ main (int    argc,
 {
   g_test_init (&argc, &argv, NULL);
   holder_test_vz_init_main ();
-  main_thread = g_thread_self ();
 
   g_test_add_func ("/vz/bridge/threads", test_bridge_threads);
   g_test_add_func ("/vz/bridge/never-reentrant", test_bridge_never_reentrant);

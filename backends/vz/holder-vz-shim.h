@@ -28,9 +28,13 @@ extern "C" {
 typedef struct HolderVzShimNet HolderVzShimNet;
 typedef struct HolderVzShimVm  HolderVzShimVm;
 
-/* What this Mac allows, from VZVirtualMachineConfiguration's class
- * properties and VZGenericPlatformConfiguration (nested: macOS 15, M3+). */
+/* What this Mac is and allows: kern.osproductversion ("26.4.1", "" when
+ * unreadable), the CPU, and VZVirtualMachineConfiguration's and
+ * VZGenericPlatformConfiguration's class properties (nested: macOS 15 on
+ * an M3 or later). */
 typedef struct {
+  char     os_version[32];
+  int      apple_silicon;
   uint32_t min_cpus;
   uint32_t max_cpus;
   uint64_t min_memory_bytes;
