@@ -396,6 +396,8 @@ test_create_config (Fixture       *f,
   g_assert_cmpstr (world->last_config.serial_log_path, ==, serial);
   g_assert_cmpint (world->last_config.nested, ==, 1);
   g_assert_true (world->last_had_net);
+  /* Created before the framework opens it. */
+  g_assert_true (g_file_test (serial, G_FILE_TEST_IS_REGULAR));
 
   holder_backend_vz_class.vm_free (f->backend, vm);
   g_assert_cmpuint (world->vms_freed, ==, 1);
@@ -409,6 +411,15 @@ test_create_config (Fixture       *f,
   g_assert_cmpint (world->last_config.create_efi, ==, 0);
   g_assert_cmpstr (world->last_config.serial_log_path, ==, spec->serial_log_path);
   holder_backend_vz_class.vm_free (f->backend, vm);
+
+  /* A log that cannot be written fails the create, before the shim. */
+  g_free (spec->serial_log_path);
+  spec->serial_log_path = g_build_filename (f->root, "no-such-dir", "console.txt", NULL);
+  g_assert_null (do_create (f, spec, &error));
+  g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND);
+  g_assert_true (g_str_has_prefix (error->message, "open the serial log "));
+  g_assert_true (g_str_has_suffix (error->message, ": No such file or directory"));
+  g_assert_cmpuint (world->vms_created, ==, 2);
 }
 
 static void

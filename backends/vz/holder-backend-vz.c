@@ -23,7 +23,11 @@
  */
 #define G_LOG_DOMAIN "holder-backend-vz"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "holder-backend.h"
 #include "holder-backend-task-private.h"
@@ -427,6 +431,27 @@ create_job_run (GTask        *task,
 {
   CreateJob *job = task_data;
 
+  /* The log exists before the framework opens it, created as fleetbox
+   * did (write-only, append, 0644), so that a path that cannot be written
+   * fails here with a plain reason. */
+  if (job->config->serial_log_path != NULL)
+    {
+      int fd = g_open (job->config->serial_log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                       0644);
+
+      if (fd < 0)
+        {
+          int saved = errno;
+          g_autofree char *message = g_strdup_printf ("open the serial log %s: %s",
+                                                      job->config->serial_log_path,
+                                                      g_strerror (saved));
+
+          job->errmsg = strdup (message);
+          g_task_return_boolean (task, TRUE);
+          return;
+        }
+      g_close (fd, NULL);
+    }
   job->shim_vm = holder_vz_shim_vm_new (job->config, job->net, holder_vz_event_bridge_post,
                                         job->bridge, &job->errmsg);
   g_task_return_boolean (task, TRUE);
