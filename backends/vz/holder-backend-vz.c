@@ -49,7 +49,7 @@ typedef struct {
   char                 *subnet;         /* "192.168.X.0/24", for messages */
   gboolean              net_closed;     /* release with the last VM */
   GHashTable           *names;          /* members with a VM, or one being made */
-  GHashTable           *vms;            /* HolderVm * (unowned) */
+  GHashTable           *vms;            /* HolderVm * (unowned), made or being made */
 } HolderBackendVz;
 
 struct _HolderVm {
@@ -474,6 +474,7 @@ on_vm_created (GObject      *source,
       message = take_errmsg (g_steal_pointer (&job->errmsg));
       if (vm->backend != NULL)
         {
+          g_hash_table_remove (vm->backend->vms, vm);
           g_hash_table_remove (vm->backend->names, vm->name);
           vz_maybe_release_network (vm->backend);
         }
@@ -487,8 +488,6 @@ on_vm_created (GObject      *source,
   controller = holder_vz_machine_get_controller (vm->machine);
   vm->member = holder_vz_member_new (vm->name, &controller, &params);
   holder_vz_member_set_exit_func (vm->member, on_member_exit, vm);
-  if (vm->backend != NULL)
-    g_hash_table_add (vm->backend->vms, vm);
   g_task_set_task_data (task, NULL, NULL);
   g_task_return_pointer (task, vm, NULL);
 }
@@ -550,6 +549,9 @@ vz_create_vm_async (HolderBackend           *backend,
   /* The bridge exists before the VM: it may raise events at once. */
   vm->machine = holder_vz_machine_new (&shim_ops, self->context);
   g_hash_table_add (self->names, g_strdup (spec->name));
+  /* Known from now on, so that a backend freed meanwhile is forgotten by
+   * the VM being made too. */
+  g_hash_table_add (self->vms, vm);
   g_task_set_task_data (task, vm, NULL);
 
   job = g_new0 (CreateJob, 1);
