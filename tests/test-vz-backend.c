@@ -449,6 +449,37 @@ test_create_fails (Fixture       *f,
 }
 
 static void
+test_create_cancelled (Fixture       *f,
+                       gconstpointer  data)
+{
+  HolderTestVzShimWorld *world = holder_test_vz_shim_world ();
+  g_autoptr(HolderMemberSpec) spec = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *mac = holder_mac_for_name ("web-1");
+  g_autoptr(HolderReservation) reservation = holder_reservation_new (NULL, mac);
+  HolderVm *vm;
+
+  fixture_new_backend (f, "15.5");
+  g_free (do_create_network (f, NULL));
+  spec = make_spec (f, "web-1");
+  /* The caller gives up while the shim builds the VM on its worker: the
+   * VM made is freed, not leaked, and holds no place. */
+  holder_backend_vz_class.create_vm_async (f->backend, spec, reservation, cancellable,
+                                           holder_test_vz_on_result, &result);
+  g_cancellable_cancel (cancellable);
+  vm = holder_backend_vz_class.create_vm_finish (f->backend, await (&result), &error);
+  g_assert_null (vm);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_object (&result);
+  g_assert_cmpuint (world->vms_created, ==, 1);
+  g_assert_cmpuint (world->vms_freed, ==, 1);
+  vm = create_ok (f, "web-2");
+  holder_backend_vz_class.vm_free (f->backend, vm);
+}
+
+static void
 test_cluster_rule (Fixture       *f,
                    gconstpointer  data)
 {
@@ -635,6 +666,7 @@ main (int    argc,
   ADD ("/vz/backend/create-checks", test_create_checks);
   ADD ("/vz/backend/create-config", test_create_config);
   ADD ("/vz/backend/create-fails", test_create_fails);
+  ADD ("/vz/backend/create-cancelled", test_create_cancelled);
   ADD ("/vz/backend/cluster-rule", test_cluster_rule);
   ADD ("/vz/backend/life", test_life);
   ADD ("/vz/backend/start-fails", test_start_fails);

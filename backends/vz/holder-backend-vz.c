@@ -304,10 +304,11 @@ vz_create_network_async (HolderBackend       *backend,
       g_task_return_pointer (task, g_strdup (""), g_free);
       return;
     }
+  /* Made by an earlier call whose caller gave up (cancelled) meanwhile:
+   * it is the one to use, not a second reservation. */
   if (self->net != NULL)
     {
-      g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                               "the network is already created (%s)", self->subnet);
+      g_task_return_pointer (task, g_strdup (""), g_free);
       return;
     }
   if (!holder_vz_pick_subnet_for_process (&octet, &error))
@@ -378,6 +379,8 @@ vm_free_internal (HolderVm *vm)
   g_free (vm->name);
   g_free (vm);
 }
+
+static void vm_discard (HolderVm *vm);
 
 static void
 on_machine_exit (const char *message,
@@ -489,7 +492,9 @@ on_vm_created (GObject      *source,
   vm->member = holder_vz_member_new (vm->name, &controller, &params);
   holder_vz_member_set_exit_func (vm->member, on_member_exit, vm);
   g_task_set_task_data (task, NULL, NULL);
-  g_task_return_pointer (task, vm, NULL);
+  /* A caller that cancelled meanwhile never takes the VM: GTask then
+   * frees it with the task. */
+  g_task_return_pointer (task, vm, (GDestroyNotify) vm_discard);
 }
 
 static guint
@@ -674,6 +679,12 @@ vz_vm_free (HolderBackend *backend,
   vm_free_internal (vm);
   if (self != NULL)
     vz_maybe_release_network (self);
+}
+
+static void
+vm_discard (HolderVm *vm)
+{
+  vz_vm_free (vm->backend != NULL ? &vm->backend->parent : NULL, vm);
 }
 
 #define HOLDER_BACKEND_VZ_FUNCTIONS                                  \
