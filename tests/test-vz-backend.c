@@ -5,9 +5,9 @@
  * holder-test-vz-shim.c and driven through holder_backend_vz_class as the
  * server drives a backend: capabilities by macOS version, the vmnet
  * network and when it is released, the MAC-only reservation, the checks
- * before a VM is made and what the shim is asked for, the macOS-26 cluster
- * rule, a whole life, a VM that dies, the slow calls kept off the main
- * context.
+ * before a VM is made and what the shim is asked for, a create whose
+ * caller gives up, the macOS-26 cluster rule, a whole life, a VM that
+ * dies, the slow calls kept off the main context.
  */
 #define G_LOG_DOMAIN "holder-test"
 
