@@ -90,7 +90,9 @@ holder_platform_native_peer_credentials (int                    fd,
 HolderPlatformZombie
 holder_platform_native_pid_is_zombie (GPid pid)
 {
-  /* The process table has zombies too; an unknown pid gives length 0. */
+  /* The process table has zombies too (state SZOMB). For a pid that does
+   * not exist the call succeeds with no data. Readable for any pid, any
+   * user. */
   int mib[4] = { CTL_KERN, KERN_PROC, KERN_PROC_PID, (int) pid };
   struct kinfo_proc info;
   size_t len = sizeof info;
@@ -100,6 +102,8 @@ holder_platform_native_pid_is_zombie (GPid pid)
     return HOLDER_PLATFORM_ZOMBIE_UNKNOWN;
   if (len == 0)
     return HOLDER_PLATFORM_ZOMBIE_YES;
+  if (len != sizeof info || info.kp_proc.p_pid != pid)
+    return HOLDER_PLATFORM_ZOMBIE_UNKNOWN;
   return info.kp_proc.p_stat == SZOMB ? HOLDER_PLATFORM_ZOMBIE_YES
                                       : HOLDER_PLATFORM_ZOMBIE_NO;
 }
