@@ -234,8 +234,17 @@ peer_socketpair (gconstpointer data)
       /* The dispatching entry point falls back to the generic path. */
       g_assert_true (holder_platform_peer_credentials (fds[0], &peer, &error));
     }
-  else
-    g_assert_true (holder_platform_peer_credentials_for (path, fds[0], &peer, &error));
+  else if (!holder_platform_peer_credentials_for (path, fds[0], &peer, &error))
+    {
+#ifndef __linux__
+      /* Not every kernel records credentials for a socketpair (connect()
+       * does it; the connected-child test covers that, the real use). */
+      g_test_skip (error->message);
+      close (fds[0]);
+      close (fds[1]);
+      return;
+#endif
+    }
   g_assert_no_error (error);
   g_assert_cmpuint (peer.uid, ==, geteuid ());
   if (peer.pid != -1)
