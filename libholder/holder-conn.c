@@ -14,6 +14,7 @@
 
 #include "holder-codec-private.h"
 #include "holder-conn-private.h"
+#include "holder-platform-private.h"
 
 /* Request bytes are read in chunks of this size; the buffer grows up to
  * HOLDER_CODEC_MAX_LINE. */
@@ -226,7 +227,7 @@ conn_flush (HolderConn *conn)
   while (conn->out_done < conn->out_len)
     {
       ssize_t n = send (conn->fd, conn->out + conn->out_done, conn->out_len - conn->out_done,
-                        MSG_NOSIGNAL);
+                        HOLDER_PLATFORM_SEND_FLAGS);
       if (n >= 0)
         conn->out_done += n;
       else if (errno == EINTR)

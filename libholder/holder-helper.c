@@ -15,6 +15,7 @@
 
 #include "holder-client-io-private.h"
 #include "holder-error.h"
+#include "holder-platform-private.h"
 #include "holder-runner.h"
 #include "holder-store.h"
 #include "holder-store-private.h"
@@ -425,7 +426,7 @@ holder_helper_spawn (const char         *helper_path,
     program = g_strdup (helper_path);
   else
     {
-      program = g_file_read_link ("/proc/self/exe", error);
+      program = holder_platform_get_executable_path (error);
       if (program == NULL)
         {
           g_prefix_error (error, "find the calling program: ");

@@ -3,8 +3,9 @@
  * Two independent signals, either of which ends the helper:
  *  - the control connection: a client that finished the bind handshake
  *    holds it open for its whole life, so its EOF means the client died;
- *  - the parent watch: a pidfd on the parent (Linux; fires the moment it
- *    exits, kill -9 included), else a poll of getppid() every 100 ms.
+ *  - the parent watch: a pidfd (Linux) or a kqueue NOTE_EXIT (macOS) on
+ *    the parent, which fires the moment it exits, kill -9 included; else a
+ *    poll of getppid() every 100 ms (holder-platform-private.h).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -13,7 +14,6 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -25,11 +25,11 @@
 #include "holder-lifetime-private.h"
 #include "holder-listener-private.h"
 #include "holder-peer-private.h"
+#include "holder-platform-private.h"
 #include "holder-store.h"
 #include "holder-version.h"
 
 #define HANDSHAKE_MAX 64
-#define PARENT_POLL_MS 100
 
 typedef enum {
   CTL_WAIT_BIND,
@@ -45,7 +45,6 @@ struct _HolderLifetime {
   HolderListener *listener;
   GList          *conns;
   GPid            parent_pid;
-  int             pidfd;
   GSource        *parent_source;
   GMainContext   *context;
 };
@@ -296,87 +295,25 @@ on_incoming_control (int      fd,
 
 /* ----------------------------------------------------------- parent watch */
 
-static gboolean
-parent_is_gone (HolderLifetime *lifetime)
-{
-  /* Reparenting happens the moment the parent exits, however it died. */
-  return getppid () != lifetime->parent_pid;
-}
-
-static gboolean
-on_parent_exited (int          fd,
-                  GIOCondition condition,
-                  gpointer     user_data)
+static void
+on_parent_gone (const char *reason,
+                gpointer    user_data)
 {
   HolderLifetime *lifetime = user_data;
 
+  /* The source is destroyed after this returns. */
   g_clear_pointer (&lifetime->parent_source, g_source_unref);
-  lifetime_gone (lifetime, "the bound parent exited");
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_parent_poll (gpointer user_data)
-{
-  HolderLifetime *lifetime = user_data;
-
-  if (!parent_is_gone (lifetime))
-    return G_SOURCE_CONTINUE;
-  g_clear_pointer (&lifetime->parent_source, g_source_unref);
-  lifetime_gone (lifetime, "the bound parent is gone");
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_parent_gone_at_start (gpointer user_data)
-{
-  HolderLifetime *lifetime = user_data;
-
-  g_clear_pointer (&lifetime->parent_source, g_source_unref);
-  lifetime_gone (lifetime, "the bound parent was gone at start-up");
-  return G_SOURCE_REMOVE;
+  lifetime_gone (lifetime, reason);
 }
 
 static void
 lifetime_watch_parent (HolderLifetime *lifetime)
 {
-  if (parent_is_gone (lifetime))
-    {
-      /* Died (or was never our parent) before we looked: end from the
-       * main loop, like any other trigger. */
-      lifetime->parent_source = g_idle_source_new ();
-      g_source_set_callback (lifetime->parent_source, on_parent_gone_at_start, lifetime, NULL);
-      g_source_attach (lifetime->parent_source, lifetime->context);
-      return;
-    }
-
-#if defined(__linux__) && defined(SYS_pidfd_open)
-  lifetime->pidfd = (int) syscall (SYS_pidfd_open, lifetime->parent_pid, 0);
-  if (lifetime->pidfd >= 0)
-    {
-      /* Readable once the process has exited. The parent could have died
-       * between the check above and the open: the pidfd of an exited
-       * process is readable at once, so that case is covered too. */
-      lifetime->parent_source = g_unix_fd_source_new (lifetime->pidfd, G_IO_IN);
-      g_source_set_callback (lifetime->parent_source, G_SOURCE_FUNC (on_parent_exited),
-                             lifetime, NULL);
-      g_source_attach (lifetime->parent_source, lifetime->context);
-      if (!parent_is_gone (lifetime))
-        return;
-      g_source_destroy (lifetime->parent_source);
-      g_clear_pointer (&lifetime->parent_source, g_source_unref);
-      close (lifetime->pidfd);
-      lifetime->pidfd = -1;
-      lifetime->parent_source = g_idle_source_new ();
-      g_source_set_callback (lifetime->parent_source, on_parent_gone_at_start, lifetime, NULL);
-      g_source_attach (lifetime->parent_source, lifetime->context);
-      return;
-    }
-  g_debug ("pidfd_open: %s; polling the parent instead", g_strerror (errno));
-#endif
-
-  lifetime->parent_source = g_timeout_source_new (PARENT_POLL_MS);
-  g_source_set_callback (lifetime->parent_source, on_parent_poll, lifetime, NULL);
+  lifetime->parent_source = holder_platform_parent_watch_new (lifetime->parent_pid);
+  g_debug ("watching the parent %d: %s", (int) lifetime->parent_pid,
+           holder_platform_parent_watch_get_mechanism (lifetime->parent_source));
+  g_source_set_callback (lifetime->parent_source, G_SOURCE_FUNC (on_parent_gone),
+                         lifetime, NULL);
   g_source_attach (lifetime->parent_source, lifetime->context);
 }
 
@@ -397,7 +334,6 @@ holder_lifetime_new (const char              *root,
   lifetime->on_gone = on_gone;
   lifetime->user_data = user_data;
   lifetime->parent_pid = parent_pid;
-  lifetime->pidfd = -1;
   lifetime->context = g_main_context_ref_thread_default ();
 
   /* Listening before any boot lets the client bind at once. */
@@ -431,8 +367,6 @@ holder_lifetime_free (HolderLifetime *lifetime)
       g_source_destroy (lifetime->parent_source);
       g_clear_pointer (&lifetime->parent_source, g_source_unref);
     }
-  if (lifetime->pidfd >= 0)
-    close (lifetime->pidfd);
   g_main_context_unref (lifetime->context);
   g_free (lifetime);
 }

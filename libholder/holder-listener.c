@@ -14,6 +14,7 @@
 
 #include "holder-error.h"
 #include "holder-listener-private.h"
+#include "holder-platform-private.h"
 
 /* Connections taken per wake-up, so one busy socket cannot starve the
  * others or the connections already open. */
@@ -61,9 +62,10 @@ on_incoming (GSocket      *socket,
 
   for (guint i = 0; i < ACCEPT_BATCH; i++)
     {
-      /* accept4 directly: the server speaks to its clients through plain
-       * descriptors, without a GSocket per connection. */
-      int fd = accept4 (listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      /* accept directly (non-blocking, close-on-exec): the server speaks
+       * to its clients through plain descriptors, without a GSocket per
+       * connection. */
+      int fd = holder_platform_accept (listen_fd);
 
       if (fd >= 0)
         {

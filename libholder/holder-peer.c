@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "holder-peer-private.h"
+#include "holder-platform-private.h"
 
 typedef struct {
   uid_t    self;
@@ -46,33 +47,19 @@ holder_peer_is_allowed (int     fd,
                         gint64 *out_uid)
 {
   const AllowedUids *allowed = allowed_uids ();
+  g_autoptr(GError) error = NULL;
+  HolderPeerCredentials peer;
   uid_t uid;
 
   *out_uid = -1;
-#if defined(SO_PEERCRED)
-  {
-    /* Linux: the peer's identity when it connected, in one call. */
-    struct ucred credentials;
-    socklen_t len = sizeof credentials;
-
-    if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &credentials, &len) != 0)
-      {
-        g_debug ("SO_PEERCRED: %s", g_strerror (errno));
-        return FALSE;
-      }
-    uid = credentials.uid;
-  }
-#else
-  {
-    gid_t gid;
-
-    if (getpeereid (fd, &uid, &gid) != 0)
-      {
-        g_debug ("getpeereid: %s", g_strerror (errno));
-        return FALSE;
-      }
-  }
-#endif
+  /* The peer's identity when it connected (SO_PEERCRED, LOCAL_PEERCRED or
+   * GCredentials: see holder-platform-private.h). */
+  if (!holder_platform_peer_credentials (fd, &peer, &error))
+    {
+      g_debug ("%s", error->message);
+      return FALSE;
+    }
+  uid = peer.uid;
   *out_uid = uid;
   return uid == 0 || uid == allowed->self ||
          (allowed->has_sudo_uid && uid == allowed->sudo_uid);

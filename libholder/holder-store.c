@@ -12,6 +12,7 @@
 #include <glib/gstdio.h>
 
 #include "holder-error.h"
+#include "holder-platform-private.h"
 #include "holder-store.h"
 #include "holder-store-private.h"
 #include "holder-util-private.h"
@@ -373,35 +374,8 @@ malformed:
 gboolean
 holder_pid_is_alive (GPid pid)
 {
-  if (pid <= 0)
-    return FALSE;
-
-  if (kill (pid, 0) != 0 && errno != EPERM)
-    return FALSE;
-
-#ifdef __linux__
-  {
-    /* kill() succeeds on a zombie, and a PID 1 that does not reap (a bare
-     * container init) keeps them around: look at the state letter. The
-     * command name may contain ')' and spaces, so the state is found after
-     * the LAST ')'. */
-    g_autofree char *stat_path = g_strdup_printf ("/proc/%d/stat", (int) pid);
-    g_autofree char *contents = NULL;
-
-    if (g_file_get_contents (stat_path, &contents, NULL, NULL))
-      {
-        const char *paren = strrchr (contents, ')');
-
-        if (paren != NULL && paren[1] == ' ')
-          return paren[2] != 'Z' && paren[2] != 'X';
-      }
-    else if (kill (pid, 0) != 0 && errno == ESRCH)
-      {
-        /* Gone between the two looks. */
-        return FALSE;
-      }
-  }
-#endif
-
-  return TRUE;
+  /* kill() succeeds on a zombie, and a PID 1 that does not reap (a bare
+   * container init) keeps them around: the platform layer looks at the
+   * process table (/proc, sysctl) where it can. */
+  return holder_platform_pid_is_alive (pid);
 }
