@@ -687,8 +687,9 @@ test_identity_not_on_main_thread (Fixture       *f,
   user = holder_acting_user_new (&error);
   g_assert_no_error (error);
   g_assert_true (user->switches);
-  g_test_expect_message ("holder-files", G_LOG_LEVEL_CRITICAL, "*getpid*");
-  g_assert_false (holder_acting_user_enter (user, &scope, NULL));
+  g_test_expect_message ("holder-files", G_LOG_LEVEL_CRITICAL, "*refusing to switch the main thread*");
+  g_assert_false (holder_acting_user_enter (user, &scope, &error));
+  g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_FAILED);
   g_test_assert_expected_messages ();
   g_assert_cmpint (syscall (SYS_setfsuid, -1), ==, 0);
 }

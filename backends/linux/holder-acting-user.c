@@ -192,7 +192,14 @@ holder_acting_user_enter (const HolderActingUser *user,
   if (!user->switches)
     return TRUE;
   /* The main thread's identity is the helper's: its tid is the pid. */
-  g_return_val_if_fail (syscall (SYS_gettid) != getpid (), FALSE);
+  if (syscall (SYS_gettid) == getpid ())
+    {
+      g_critical ("%s: refusing to switch the main thread to uid %u: call it on a worker "
+                  "thread", G_STRFUNC, (guint) user->uid);
+      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_FAILED,
+                   "opening files as uid %u needs a worker thread", (guint) user->uid);
+      return FALSE;
+    }
 
   n = getgroups (0, NULL);
   scope->groups = g_new (gid_t, MAX (n, 1));
