@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #define G_LOG_DOMAIN "test-ch-binary"
 
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
@@ -467,6 +471,160 @@ test_find_nothing (Fixture       *f,
   g_assert_null (found);
 }
 
+/* ----------------------------------------------- the cached binary, verified */
+
+static int
+verify (Fixture     *f,
+        const char  *sha256,
+        GError     **error)
+{
+  g_autofree char *url = url_for (f, "/unused");
+  HolderChRelease release = { url, sha256 };
+  g_autoptr(GAsyncResult) result = NULL;
+
+  holder_ch_binary_open_verified_async (f->root, &release, NULL, store_result_cb, f);
+  await_result (f);
+  result = g_steal_pointer (&f->result);
+  return holder_ch_binary_open_verified_finish (result, error);
+}
+
+static char *
+cache_file (Fixture *f)
+{
+  return g_build_filename (f->bin_dir, "cloud-hypervisor-v52.0", NULL);
+}
+
+/* The copy that runs is sealed: neither the cache file nor the copy can
+ * change what was checked. */
+static void
+test_verified_good (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cached = cache_file (f);
+  g_autofree guint8 *copy = g_malloc (PAYLOAD_SIZE + 1);
+  int fd, seals;
+
+  g_assert_cmpint (g_mkdir (f->bin_dir, 0755), ==, 0);
+  g_file_set_contents (cached, g_bytes_get_data (f->payload, NULL),
+                       g_bytes_get_size (f->payload), &error);
+  g_assert_no_error (error);
+
+  fd = verify (f, f->payload_sha256, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (fcntl (fd, F_GETFD) & FD_CLOEXEC, ==, FD_CLOEXEC);
+  seals = fcntl (fd, F_GET_SEALS);
+  g_assert_cmpint (seals & (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), ==,
+                   F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+  g_assert_cmpint (pwrite (fd, "x", 1, 0), ==, -1);
+  g_assert_cmpint (errno, ==, EPERM);
+
+  /* The owner of the store rewrites the cache afterwards: the copy stays. */
+  g_file_set_contents (cached, "#!/bin/sh\nexit 0\n", -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (pread (fd, copy, PAYLOAD_SIZE + 1, 0), ==, PAYLOAD_SIZE);
+  g_assert_cmpmem (copy, PAYLOAD_SIZE, g_bytes_get_data (f->payload, NULL), PAYLOAD_SIZE);
+  close (fd);
+}
+
+static void
+test_verified_mismatch (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cached = cache_file (f);
+  g_autofree char *want = NULL;
+  g_autofree char *got = NULL;
+  const char *pin = "1111111111111111111111111111111111111111111111111111111111111111";
+
+  g_assert_cmpint (g_mkdir (f->bin_dir, 0755), ==, 0);
+  write_script (cached, 0755);
+  got = g_compute_checksum_for_string (G_CHECKSUM_SHA256, "#!/bin/sh\nexit 0\n", -1);
+
+  g_assert_cmpint (verify (f, pin, &error), ==, -1);
+  g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND);
+  want = g_strdup_printf ("cached cloud-hypervisor %s does not match its pinned SHA-256 "
+                          "(got %s, want %s): not running it; remove it to download it "
+                          "again, or install cloud-hypervisor or set FLEETBOX_CH_BINARY",
+                          cached, got, pin);
+  g_assert_cmpstr (error->message, ==, want);
+}
+
+/* A link at the cache's name is not followed, even to the right bytes. */
+static void
+test_verified_symlink (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cached = cache_file (f);
+  g_autofree char *elsewhere = g_build_filename (f->tmp, "elsewhere", NULL);
+
+  g_assert_cmpint (g_mkdir (f->bin_dir, 0755), ==, 0);
+  g_file_set_contents (elsewhere, g_bytes_get_data (f->payload, NULL),
+                       g_bytes_get_size (f->payload), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (symlink (elsewhere, cached), ==, 0);
+  g_assert_cmpint (verify (f, f->payload_sha256, &error), ==, -1);
+  g_assert_nonnull (strstr (error->message, "Too many levels of symbolic links"));
+}
+
+/* What holder-ch-vm does with the copy: exec /proc/self/fd/N. */
+static void
+test_verified_runs (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cached = cache_file (f);
+  g_autofree char *sha = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  const char *script = "#!/bin/sh\necho \"ran as $0\"\n";
+  const char *argv[] = { "/proc/self/fd/3", NULL };
+  int fd;
+
+  g_assert_cmpint (g_mkdir (f->bin_dir, 0755), ==, 0);
+  g_file_set_contents (cached, script, -1, &error);
+  g_assert_no_error (error);
+  sha = g_compute_checksum_for_string (G_CHECKSUM_SHA256, script, -1);
+  fd = verify (f, sha, &error);
+  g_assert_no_error (error);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_take_fd (launcher, fd, 3);
+  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_successful (proc));
+  g_assert_cmpstr (out, ==, "ran as /proc/self/fd/3\n");
+}
+
+/* Root downloads into <root>/bin only when it is a folder of the store,
+ * never through a link the store's owner planted. */
+static void
+test_download_bin_symlink (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = url_for (f, "/ch");
+  g_autofree char *elsewhere = g_build_filename (f->tmp, "elsewhere", NULL);
+  g_autofree char *path = NULL;
+  g_autofree char *want = NULL;
+  g_autoptr(GDir) dir = NULL;
+
+  g_assert_cmpint (g_mkdir (elsewhere, 0755), ==, 0);
+  g_assert_cmpint (symlink (elsewhere, f->bin_dir), ==, 0);
+  path = download (f, url, f->payload_sha256, NULL, &error);
+  g_assert_null (path);
+  want = g_strdup_printf ("%s is not a folder (a symbolic link or a file): the helper does "
+                          "not follow links inside the storage root; remove it", f->bin_dir);
+  g_assert_cmpstr (error->message, ==, want);
+  dir = g_dir_open (elsewhere, 0, NULL);
+  g_assert_null (g_dir_read_name (dir));
+}
+
 static gboolean
 is_sha256_hex (const char *s)
 {
@@ -795,6 +953,11 @@ main (int   argc,
   ADD ("download/http-404", test_download_http_404);
   ADD ("download/offline", test_download_offline);
   ADD ("download/cancel", test_download_cancel);
+  ADD ("download/bin-symlink", test_download_bin_symlink);
+  ADD ("verified/good", test_verified_good);
+  ADD ("verified/mismatch", test_verified_mismatch);
+  ADD ("verified/symlink", test_verified_symlink);
+  ADD ("verified/runs", test_verified_runs);
 #undef ADD
 
   return g_test_run ();

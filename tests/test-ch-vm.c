@@ -6,6 +6,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,16 @@ scripted_vmm_main (int argc, char **argv)
   for (int i = 2; i + 1 < argc; i++)
     if (g_str_equal (argv[i], "--api-socket"))
       api_socket = argv[i + 1];
+    else if (g_str_equal (argv[i], "--kernel") && g_str_has_prefix (argv[i + 1], "/proc/self/fd/"))
+      {
+        /* What the inherited descriptor holds, as the VMM would read it. */
+        g_autofree char *contents = NULL;
+        g_autofree char *entry = NULL;
+
+        g_file_get_contents (argv[i + 1], &contents, NULL, NULL);
+        entry = g_strdup_printf ("kernel %s: %s", argv[i + 1], contents != NULL ? contents : "(none)");
+        vmm_record (entry);
+      }
 
   if (g_str_equal (vmm_mode, "crash"))
     {
@@ -450,6 +461,58 @@ test_wait_cancelled (Fixture *fx, gconstpointer data)
   g_object_unref (stopped);
 }
 
+/* The VMM gets descriptors, numbered from 3, named /proc/self/fd/N: the
+ * file the helper opened, even once its path is gone. */
+static void
+test_inherited_fds (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *kernel = g_build_filename (fx->dir, "vmlinux", NULL);
+  g_autofree char *path0 = holder_ch_vm_fd_path (0);
+  g_autofree char *path1 = holder_ch_vm_fd_path (1);
+  g_autoptr(HolderChVm) vm = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *log = NULL;
+  GAsyncResult *started = NULL, *stopped = NULL;
+  int fds[2];
+  HolderChVmConfig config = {
+    .binary = fx->self,
+    .binary_name = "the scripted VMM",
+    .api_socket = fx->api_socket,
+    .cmdline = "x",
+    .disk_path = "/d/disk.raw",
+    .seed_path = "/d/seed.iso",
+    .cpus = 1,
+    .memory_bytes = 256 * 1024 * 1024,
+    .tap = "fbt-00000000",
+    .mac = "02:00:00:00:00:01",
+    .ip = "192.0.2.1",
+  };
+
+  g_assert_cmpstr (path0, ==, "/proc/self/fd/3");
+  g_assert_true (g_file_set_contents (kernel, "the kernel", -1, NULL));
+  fds[0] = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  fds[1] = open (kernel, O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (g_unlink (kernel), ==, 0);
+  config.kernel_path = path1;
+  config.fds = fds;
+  config.n_fds = G_N_ELEMENTS (fds);
+  vm = holder_ch_vm_new (&config);
+  /* The driver keeps copies of its own. */
+  close (fds[0]);
+  close (fds[1]);
+
+  holder_ch_vm_start_async (vm, NULL, on_done, &started);
+  g_assert_true (holder_ch_vm_start_finish (vm, wait_result (&started, 10), &error));
+  g_assert_no_error (error);
+  log = read_log (fx);
+  g_assert_nonnull (strstr (log, "kernel /proc/self/fd/4: the kernel\n"));
+
+  holder_ch_vm_stop_async (vm, on_done, &stopped);
+  g_assert_true (holder_ch_vm_stop_finish (vm, wait_result (&stopped, 10), NULL));
+  g_object_unref (started);
+  g_object_unref (stopped);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -473,6 +536,7 @@ main (int argc, char **argv)
   ADD ("/ch-vm/exits-during-boot", test_exits_during_boot);
   ADD ("/ch-vm/dies-on-its-own", test_dies_on_its_own);
   ADD ("/ch-vm/wait-cancelled", test_wait_cancelled);
+  ADD ("/ch-vm/inherited-fds", test_inherited_fds);
 #undef ADD
   return g_test_run ();
 }

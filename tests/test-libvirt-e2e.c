@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -794,6 +795,73 @@ test_remote_transport (Fixture *fx, gconstpointer data)
   assert_libvirt_clean ();
 }
 
+/* A root helper working for an unprivileged user (SUDO_UID=4242): a disk
+ * that only root may open is refused before any domain exists, and with no
+ * serial_log_path the console goes to serial.log in the member's folder,
+ * the user's. */
+#define USER_UID 4242
+static void
+test_as_user (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HolderRequest) refused = holder_request_new ("boot-member");
+  g_autoptr(HolderRequest) request = holder_request_new ("boot-member");
+  g_autoptr(HolderReply) reply = NULL;
+  g_autofree char *secret = g_build_filename (fx->root, "secret.raw", NULL);
+  g_autofree char *message = NULL;
+  g_autofree char *member_dir = NULL;
+  g_autofree char *log = NULL;
+  g_autofree char *up = NULL;
+  HolderMemberSpec *spec;
+  struct stat st;
+
+  if (skip_reason != NULL)
+    {
+      g_test_skip (skip_reason);
+      return;
+    }
+  /* The store is the user's, in folders the user may traverse. */
+  g_assert_cmpint (chmod (state_dir, 0711), ==, 0);
+  g_assert_cmpint (chmod (fx->root, 0755), ==, 0);
+  g_assert_cmpint (chown (fx->root, USER_UID, USER_UID), ==, 0);
+  g_assert_true (g_file_set_contents (secret, "secret", -1, NULL));
+  g_assert_cmpint (chmod (secret, 0600), ==, 0);
+  fx->envp = g_environ_setenv (fx->envp, "SUDO_UID", G_STRINGIFY (USER_UID), TRUE);
+  fx->envp = g_environ_setenv (fx->envp, "SUDO_GID", G_STRINGIFY (USER_UID), TRUE);
+  /* lv-2 never boots: it keeps the helper up after lv-1's refusal. */
+  spawn_and_network (fx, 2);
+
+  spec = holder_test_guest_spec (fx->root, fx->names[0], fx->ips[0], NULL, NULL);
+  g_assert_cmpint (chown (spec->disk_path, USER_UID, USER_UID), ==, 0);
+  g_assert_cmpint (chown (spec->seed_path, USER_UID, USER_UID), ==, 0);
+  request->spec = holder_member_spec_copy (spec);
+  g_free (spec->disk_path);
+  spec->disk_path = g_strdup (secret);
+  refused->spec = spec;
+  reply = holder_client_send (fx->root, fx->names[0], refused, BOOT_TIMEOUT_MS, &error);
+  g_assert_null (reply);
+  message = g_strdup_printf ("create %s: cannot open disk %s for reading and writing as uid %u: "
+                             "Permission denied", fx->names[0], secret, USER_UID);
+  g_assert_cmpstr (error->message, ==, message);
+  g_clear_error (&error);
+  g_assert_false (holder_domains_exist ());
+
+  reply = holder_client_send (fx->root, fx->names[0], request, BOOT_TIMEOUT_MS, &error);
+  g_assert_no_error (error);
+  member_dir = holder_store_member_dir (fx->root, fx->names[0]);
+  log = g_build_filename (member_dir, "serial.log", NULL);
+  up = g_strdup_printf ("holder-guest: up %s", fx->ips[0]);
+  holder_test_wait_for_file (log, up, 60);
+  g_assert_cmpint (lstat (log, &st), ==, 0);
+  g_assert_true (S_ISREG (st.st_mode));
+  g_assert_cmpuint (st.st_uid, ==, USER_UID);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0644);
+
+  g_assert_true (holder_client_stop (fx->root, fx->names[0], 30 * 1000, &error));
+  g_assert_no_error (error);
+  holder_test_wait_for_file (log, "holder-guest: ACPI power button, powering off", 5);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -819,6 +887,7 @@ main (int argc, char **argv)
   ADD ("/libvirt-e2e/sigterm-leaves-nothing", fixture_set_up, test_sigterm_leaves_nothing);
   ADD ("/libvirt-e2e/domain-dies", fixture_set_up, test_domain_dies);
   ADD ("/libvirt-e2e/remote-transport", fixture_set_up_remote, test_remote_transport);
+  ADD ("/libvirt-e2e/as-user", fixture_set_up, test_as_user);
 #undef ADD
 
   ret = g_test_run ();

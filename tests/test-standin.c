@@ -13,6 +13,7 @@
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -479,6 +480,8 @@ test_argv_bad_values (Fixture *f, gconstpointer data)
     { 17, "tap=this-name-is-too-long,mac=" GUEST_MAC, "--net" },
     { 19, "tty", "--console" },
     { 21, "file=/nonexistent-dir/serial.log", "--serial" },
+    /* a descriptor this process did not inherit */
+    { 4, "/proc/self/fd/9", "--kernel" },
   };
 
   if (standin_skip ())
@@ -685,6 +688,79 @@ test_boot_sigterm (Fixture *f, gconstpointer data)
   standin_finish (&s);
 }
 
+/* Every file by an inherited descriptor, as the holder backend passes
+ * them: /proc/self/fd/N.  The paths are gone before the stand-in starts,
+ * so qemu can only have reached the files through the descriptors. */
+static void
+test_boot_fds (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) av = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *console = NULL;
+  /* kernel, initramfs, disk, seed, serial: argv indexes and open modes */
+  const guint index[] = { 4, 6, 10, 11, 21 };
+  const char *prefix[] = { "", "", "path=", "path=", "file=" };
+  const char *suffix[] = { "", "", "", ",readonly=on", "" };
+  int fds[5];
+  Standin s;
+  gint64 deadline;
+
+  if (vm_skip ())
+    return;
+  fds[0] = open (g_getenv ("HOLDER_TEST_GUEST_KERNEL"), O_RDONLY | O_CLOEXEC);
+  fds[1] = open (g_getenv ("HOLDER_TEST_GUEST_INITRAMFS"), O_RDONLY | O_CLOEXEC);
+  fds[2] = open (f->disk, O_RDWR | O_CLOEXEC);
+  fds[3] = open (f->seed, O_RDONLY | O_CLOEXEC);
+  fds[4] = open (f->serial, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    g_assert_cmpint (fds[i], >=, 0);
+  g_assert_cmpint (g_unlink (f->disk), ==, 0);
+  g_assert_cmpint (g_unlink (f->seed), ==, 0);
+  g_assert_cmpint (g_unlink (f->serial), ==, 0);
+
+  av = backend_argv (f);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_setenv (launcher, "HOLDER_STANDIN_LOG", f->log, TRUE);
+  g_subprocess_launcher_take_stdout_fd (launcher, dup (STDERR_FILENO));
+  g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    {
+      g_free (av->pdata[index[i]]);
+      av->pdata[index[i]] = g_strdup_printf ("%s/proc/self/fd/%u%s", prefix[i], 3 + i, suffix[i]);
+      g_subprocess_launcher_take_fd (launcher, dup (fds[i]), 3 + i);
+    }
+  standin_start (&s, g_subprocess_launcher_spawnv (launcher, (const char *const *) av->pdata,
+                                                   &error));
+  g_assert_no_error (error);
+  await_running (&s, f->sock, g_get_monotonic_time ());
+
+  /* The console arrives in the unlinked log, through its descriptor. */
+  deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+  for (;;)
+    {
+      struct stat st;
+
+      g_clear_pointer (&console, g_free);
+      g_assert_cmpint (fstat (fds[4], &st), ==, 0);
+      console = g_malloc0 (st.st_size + 1);
+      g_assert_cmpint (pread (fds[4], console, st.st_size, 0), ==, st.st_size);
+      if (memmem (console, st.st_size, "holder-guest: up " GUEST_IP, strlen ("holder-guest: up " GUEST_IP)) != NULL)
+        break;
+      g_main_context_iteration (NULL, FALSE);
+      g_assert_false (s.exited);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (100 * 1000);
+    }
+
+  g_subprocess_send_signal (s.proc, SIGTERM);
+  g_assert_true (await_flag (&s.exited, 30));
+  g_assert_cmpint (g_subprocess_get_exit_status (s.proc), ==, 0);
+  standin_finish (&s);
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    close (fds[i]);
+}
+
 /* ------------------------------------------------------------------ */
 /* The namespace and its bridge                                        */
 
@@ -792,6 +868,7 @@ main (int argc, char **argv)
   ADD ("/standin/boot/power-button", test_boot_power_button);
   ADD ("/standin/boot/vm-shutdown", test_boot_vm_shutdown);
   ADD ("/standin/boot/sigterm", test_boot_sigterm);
+  ADD ("/standin/boot/fds", test_boot_fds);
 #undef ADD
 
   ret = g_test_run ();

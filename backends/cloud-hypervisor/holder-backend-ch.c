@@ -9,13 +9,22 @@
  * few small files), so they run on the main loop and complete their tasks
  * at once. A VM is a tap on the bridge plus one cloud-hypervisor process
  * (holder-ch-vm.c); its kernel comes from the spec or out of its disk
- * (holder-boot-extract.c in backends/linux-boot, on a worker thread), its
- * binary from the system or a checked download (holder-ch-binary.c).
+ * (holder-boot-extract.c), its binary from the system or a checked
+ * download (holder-ch-binary.c).
+ *
+ * Root never trusts the invoking user's files: every file of a spec is
+ * opened on a worker thread with the user's filesystem identity
+ * (holder-vm-files.c), and the VMM inherits those descriptors and opens
+ * them as /proc/self/fd/N, so the file checked is the file used. The
+ * cached binary in the user's store runs only as a sealed copy whose
+ * SHA-256 matched the pin (holder_ch_binary_open_verified).
  *
  * HolderBackend is a plain struct, not a GObject, so the tasks carry no
  * source object.
  */
 #define G_LOG_DOMAIN "holder-backend-ch"
+
+#include <unistd.h>
 
 #include "holder-backend.h"
 #include "holder-ipam.h"
@@ -23,12 +32,17 @@
 #include "holder-ch-binary.h"
 #include "holder-boot-extract.h"
 #include "holder-ch-vm.h"
+#include "holder-vm-files.h"
 
 typedef struct {
   HolderBackend   parent;
   HolderLinuxNet *net; /* from create_network until close_network */
-  /* create_vm tasks waiting for the binary download in flight */
-  GPtrArray      *download_waiters;
+  /* The cached binary's verified, sealed copy (-1 until made): it cannot
+   * change, so every VMM of this helper runs it. */
+  int             binary_fd;
+  /* create_vm tasks waiting for the download or verification in flight */
+  GPtrArray      *binary_waiters;
+  gboolean        binary_downloading;
 } HolderBackendCh;
 
 static HolderBackend *
@@ -40,6 +54,7 @@ ch_new (const HolderBackendClass *klass,
 
   self->parent.klass = klass;
   self->parent.host = host;
+  self->binary_fd = -1;
   return &self->parent;
 }
 
@@ -53,6 +68,8 @@ ch_free (HolderBackend *backend)
   /* A network still open stays on the host with its record: whoever
    * reconciles after this process is gone reclaims it. */
   g_clear_pointer (&self->net, holder_linux_net_free);
+  if (self->binary_fd >= 0)
+    close (self->binary_fd);
   g_free (self);
 }
 
@@ -172,8 +189,8 @@ struct _HolderVm {
   HolderMemberSpec  *spec;
   HolderReservation *reservation;
   char              *binary;
-  char              *kernel_path;
-  char              *initramfs_path;
+  gboolean           binary_verified;  /* run the backend's sealed copy */
+  HolderVmFiles     *files;            /* opened as the user */
   char              *cmdline;
   char              *tap;
   char              *api_socket;
@@ -189,8 +206,7 @@ vm_destroy (HolderVm *vm)
   holder_member_spec_free (vm->spec);
   holder_reservation_free (vm->reservation);
   g_free (vm->binary);
-  g_free (vm->kernel_path);
-  g_free (vm->initramfs_path);
+  g_clear_pointer (&vm->files, holder_vm_files_unref);
   g_free (vm->cmdline);
   g_free (vm->tap);
   g_free (vm->api_socket);
@@ -263,6 +279,10 @@ create_vm_complete (GTask *task)
   HolderBackendCh *self = vm->backend;
   g_autofree char *hash = NULL;
   g_autofree char *api_name = NULL;
+  g_autoptr(GArray) fds = NULL;
+  g_autoptr(GPtrArray) paths = NULL;
+  g_autoptr(GPtrArray) fixtures = NULL;
+  GPtrArray *files;
   GError *error = NULL;
   HolderChVmConfig config = { 0 };
 
@@ -287,20 +307,63 @@ create_vm_complete (GTask *task)
   api_name = g_strdup_printf ("%s.%s.api", hash, vm->tap);
   vm->api_socket = g_build_filename (self->parent.host->storage_root, "run", api_name, NULL);
 
+  /* Every file by its inherited descriptor, in the order of vm->files,
+   * then the verified binary. */
+  files = vm->files->files;
+  fds = g_array_new (FALSE, FALSE, sizeof (int));
+  paths = g_ptr_array_new_with_free_func (g_free);
+  fixtures = g_ptr_array_new ();
+  for (guint i = 0; i < files->len; i++)
+    {
+      const HolderVmFile *file = g_ptr_array_index (files, i);
+      char *path = holder_ch_vm_fd_path (i);
+
+      g_array_append_val (fds, file->fd);
+      g_ptr_array_add (paths, path);
+      switch (file->role)
+        {
+        case HOLDER_VM_FILE_KERNEL:
+          config.kernel_path = path;
+          break;
+        case HOLDER_VM_FILE_INITRAMFS:
+          config.initramfs_path = path;
+          break;
+        case HOLDER_VM_FILE_DISK:
+          config.disk_path = path;
+          break;
+        case HOLDER_VM_FILE_SEED:
+          config.seed_path = path;
+          break;
+        case HOLDER_VM_FILE_FIXTURE:
+          g_ptr_array_add (fixtures, path);
+          break;
+        case HOLDER_VM_FILE_SERIAL_LOG:
+        default:
+          config.serial_log_path = path;
+          break;
+        }
+    }
+  g_ptr_array_add (fixtures, NULL);
   config.binary = vm->binary;
+  if (vm->binary_verified)
+    {
+      char *path = holder_ch_vm_fd_path (fds->len);
+
+      g_array_append_val (fds, self->binary_fd);
+      g_ptr_array_add (paths, path);
+      config.binary = path;
+      config.binary_name = vm->binary;
+    }
   config.api_socket = vm->api_socket;
-  config.kernel_path = vm->kernel_path;
-  config.initramfs_path = vm->initramfs_path;
   config.cmdline = vm->cmdline;
-  config.disk_path = vm->spec->disk_path;
-  config.seed_path = vm->spec->seed_path;
-  config.fixture_paths = (const char *const *) vm->spec->fixture_paths;
+  config.fixture_paths = (const char *const *) fixtures->pdata;
   config.cpus = vm->spec->cpus;
   config.memory_bytes = vm->spec->memory_bytes;
   config.tap = vm->tap;
   config.mac = vm->reservation->mac;
-  config.serial_log_path = vm->spec->serial_log_path;
   config.ip = vm->reservation->ip;
+  config.fds = (const int *) fds->data;
+  config.n_fds = fds->len;
   vm->vmm = holder_ch_vm_new (&config);
 
   op->vm = NULL;
@@ -308,72 +371,104 @@ create_vm_complete (GTask *task)
 }
 
 static void
-on_boot_files (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
+on_vm_files (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
   HolderVm *vm = create_op_vm (task);
-  g_autoptr(HolderBootFiles) files = NULL;
   GError *error = NULL;
 
-  files = holder_boot_extract_finish (result, &error);
-  if (files == NULL)
+  vm->files = holder_vm_files_open_finish (result, &error);
+  if (vm->files == NULL)
     {
       g_task_return_error (task, error);
       return;
     }
-  vm->kernel_path = g_steal_pointer (&files->kernel_path);
-  vm->initramfs_path = g_steal_pointer (&files->initramfs_path);
   create_vm_complete (task);
 }
 
-/* The kernel comes from the spec (direct boot) or out of the disk. */
+/* The kernel comes from the spec (direct boot) or out of the disk; either
+ * way every file is opened as the user the helper works for. */
 static void
-create_vm_boot_files (GTask *task)
+create_vm_files (GTask *task)
 {
   HolderVm *vm = create_op_vm (task);
 
   vm->cmdline = g_strdup (vm->spec->cmdline != NULL ? vm->spec->cmdline
                                                     : HOLDER_BOOT_DEFAULT_CMDLINE);
-  if (vm->spec->kernel_path != NULL)
-    {
-      vm->kernel_path = g_strdup (vm->spec->kernel_path);
-      vm->initramfs_path = g_strdup (vm->spec->initramfs_path);
-      create_vm_complete (task);
-      return;
-    }
-  holder_boot_extract_async (vm->spec->disk_path, g_task_get_cancellable (task),
-                                on_boot_files, g_object_ref (task));
+  holder_vm_files_open_async (vm->backend->parent.host->storage_root, vm->spec,
+                              HOLDER_VM_FILES_INPUTS, g_task_get_cancellable (task),
+                              on_vm_files, g_object_ref (task));
 }
 
-/* One download serves every member that needs the binary meanwhile. */
+/* One download, then one verification, serve every member that needs the
+ * cached binary meanwhile. */
+static void
+binary_waiters_done (HolderBackendCh *self,
+                     const GError    *error)
+{
+  g_autoptr(GPtrArray) waiters = g_steal_pointer (&self->binary_waiters);
+  g_autofree char *path = holder_ch_binary_cache_path (self->parent.host->storage_root);
+  gboolean downloaded = self->binary_downloading;
+
+  self->binary_downloading = FALSE;
+  for (guint i = 0; i < waiters->len; i++)
+    {
+      GTask *task = g_ptr_array_index (waiters, i);
+      HolderVm *vm = create_op_vm (task);
+
+      if (downloaded)
+        self->parent.host->member_progress (vm->spec->name, HOLDER_MEMBER_STATE_STARTING,
+                                            self->parent.host->user_data);
+      if (error != NULL)
+        g_task_return_error (task, g_error_copy (error));
+      else
+        {
+          vm->binary = g_strdup (path);
+          vm->binary_verified = TRUE;
+          create_vm_files (task);
+        }
+    }
+}
+
+static void
+on_binary_verified (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  HolderBackendCh *self = user_data;
+  g_autoptr(GError) error = NULL;
+  int fd = holder_ch_binary_open_verified_finish (result, &error);
+
+  if (fd >= 0)
+    {
+      if (self->binary_fd >= 0)
+        close (self->binary_fd);
+      self->binary_fd = fd;
+    }
+  binary_waiters_done (self, error);
+}
+
 static void
 on_binary_downloaded (GObject      *source,
                       GAsyncResult *result,
                       gpointer      user_data)
 {
   HolderBackendCh *self = user_data;
-  g_autoptr(GPtrArray) waiters = g_steal_pointer (&self->download_waiters);
   g_autoptr(GError) error = NULL;
   g_autofree char *binary = NULL;
 
   binary = holder_ch_binary_download_finish (result, &error);
-  for (guint i = 0; i < waiters->len; i++)
+  if (binary == NULL)
     {
-      GTask *task = g_ptr_array_index (waiters, i);
-      HolderVm *vm = create_op_vm (task);
-
-      self->parent.host->member_progress (vm->spec->name, HOLDER_MEMBER_STATE_STARTING,
-                                          self->parent.host->user_data);
-      if (binary == NULL)
-        g_task_return_error (task, g_error_copy (error));
-      else
-        {
-          vm->binary = g_strdup (binary);
-          create_vm_boot_files (task);
-        }
+      binary_waiters_done (self, error);
+      return;
     }
+  /* What runs is what is read now, not what was downloaded. */
+  holder_ch_binary_open_verified_async (self->parent.host->storage_root,
+                                        holder_ch_release_for_host (), NULL,
+                                        on_binary_verified, self);
 }
 
 static void
@@ -381,18 +476,30 @@ create_vm_binary (GTask *task)
 {
   HolderVm *vm = create_op_vm (task);
   HolderBackendCh *self = vm->backend;
+  const char *root = self->parent.host->storage_root;
   const HolderChRelease *release;
+  g_autofree char *found = NULL;
+  g_autofree char *cached = holder_ch_binary_cache_path (root);
   GError *error = NULL;
 
-  vm->binary = holder_ch_binary_find (self->parent.host->storage_root, &error);
+  found = holder_ch_binary_find (root, &error);
   if (error != NULL)
     {
       g_task_return_error (task, error);
       return;
     }
-  if (vm->binary != NULL)
+  /* FLEETBOX_CH_BINARY or PATH: the operator's choice, run as it is. */
+  if (found != NULL && g_strcmp0 (found, cached) != 0)
     {
-      create_vm_boot_files (task);
+      vm->binary = g_steal_pointer (&found);
+      create_vm_files (task);
+      return;
+    }
+  if (found != NULL && self->binary_fd >= 0)
+    {
+      vm->binary = g_steal_pointer (&found);
+      vm->binary_verified = TRUE;
+      create_vm_files (task);
       return;
     }
 
@@ -404,15 +511,21 @@ create_vm_binary (GTask *task)
                                "install cloud-hypervisor or set FLEETBOX_CH_BINARY");
       return;
     }
-  self->parent.host->member_progress (vm->spec->name, HOLDER_MEMBER_STATE_DOWNLOADING,
-                                      self->parent.host->user_data);
-  if (self->download_waiters == NULL)
+  if (found == NULL || self->binary_downloading)
+    self->parent.host->member_progress (vm->spec->name, HOLDER_MEMBER_STATE_DOWNLOADING,
+                                        self->parent.host->user_data);
+  if (self->binary_waiters == NULL)
     {
-      self->download_waiters = g_ptr_array_new_with_free_func (g_object_unref);
-      holder_ch_binary_download_async (self->parent.host->storage_root, release, NULL,
-                                       on_binary_downloaded, self);
+      self->binary_waiters = g_ptr_array_new_with_free_func (g_object_unref);
+      if (found == NULL)
+        {
+          self->binary_downloading = TRUE;
+          holder_ch_binary_download_async (root, release, NULL, on_binary_downloaded, self);
+        }
+      else
+        holder_ch_binary_open_verified_async (root, release, NULL, on_binary_verified, self);
     }
-  g_ptr_array_add (self->download_waiters, g_object_ref (task));
+  g_ptr_array_add (self->binary_waiters, g_object_ref (task));
 }
 
 static void

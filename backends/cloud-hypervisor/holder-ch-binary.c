@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
 #define G_LOG_DOMAIN "holder-ch-binary"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,8 +14,16 @@
 #include <libsoup/soup.h>
 
 #include "holder-ch-binary.h"
+#include "holder-acting-user.h"
 #include "holder-backend.h"
+#include "holder-store-dir.h"
 #include "holder-version.h"
+
+/* Linux 6.3's flag for a memfd that may be executed; older kernels refuse
+ * it (EINVAL) and execute any memfd. */
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
 
 /* The SHA-256 of the v52.0 static builds, as the Go fleetbox helper pins
  * them (the x86_64 value also agrees with two other public pins). They
@@ -39,6 +49,10 @@ static const char ch_sha256_half_override[] = "half-override";
 
 /* Tags this module's tasks (a function pointer would not be ISO C). */
 static char download_tag;
+static char verify_tag;
+
+#define CH_BIN_DIR "bin"
+#define CH_CACHE_NAME "cloud-hypervisor-" HOLDER_CH_RELEASE_VERSION
 
 #define CH_INSTALL_HINT "install cloud-hypervisor or set FLEETBOX_CH_BINARY"
 
@@ -114,9 +128,14 @@ is_executable_file (const char *path)
 static char *
 cache_path (const char *root)
 {
-  return g_build_filename (root, "bin",
-                           "cloud-hypervisor-" HOLDER_CH_RELEASE_VERSION,
-                           NULL);
+  return g_build_filename (root, CH_BIN_DIR, CH_CACHE_NAME, NULL);
+}
+
+char *
+holder_ch_binary_cache_path (const char *root)
+{
+  g_return_val_if_fail (root != NULL, NULL);
+  return cache_path (root);
 }
 
 char *
@@ -146,8 +165,8 @@ holder_ch_binary_find (const char *root,
   if (found != NULL)
     return found;
 
-  /* Trusted without hashing again: it was checked before the rename that
-   * put it there. */
+  /* Hashed again before it runs (holder_ch_binary_open_verified): the
+   * store's owner can replace it. */
   cached = cache_path (root);
   if (is_executable_file (cached))
     return g_steal_pointer (&cached);
@@ -198,11 +217,239 @@ release_check (const HolderChRelease *release,
   return TRUE;
 }
 
+/* A memfd that may be executed, sealed once filled. */
+static int
+memfd_for_binary (GError **error)
+{
+  int fd = memfd_create ("cloud-hypervisor", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+
+  if (fd < 0 && errno == EINVAL)
+    fd = memfd_create ("cloud-hypervisor", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+                   "make a sealed copy of cloud-hypervisor: memfd_create: %s",
+                   g_strerror (saved_errno));
+    }
+  return fd;
+}
+
+/* Copies @in into @out while hashing; the copy is what runs, so the hash
+ * is of exactly the bytes executed. */
+static gboolean
+copy_and_hash (int          in,
+               int          out,
+               GChecksum   *checksum,
+               const char  *path,
+               GError     **error)
+{
+  g_autofree guint8 *buffer = g_malloc (CH_CHUNK_SIZE);
+  guint64 total = 0;
+
+  for (;;)
+    {
+      ssize_t n = read (in, buffer, CH_CHUNK_SIZE);
+      ssize_t done = 0;
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved_errno = errno;
+
+          g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND, "read %s: %s", path,
+                       g_strerror (saved_errno));
+          return FALSE;
+        }
+      if (n == 0)
+        return TRUE;
+      total += (guint64) n;
+      if (total > CH_MAX_DOWNLOAD_BYTES)
+        {
+          g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+                       "%s is larger than %d bytes: not a cloud-hypervisor binary", path,
+                       CH_MAX_DOWNLOAD_BYTES);
+          return FALSE;
+        }
+      g_checksum_update (checksum, buffer, (gsize) n);
+      while (done < n)
+        {
+          ssize_t w = write (out, buffer + done, (size_t) (n - done));
+
+          if (w < 0 && errno == EINTR)
+            continue;
+          if (w < 0)
+            {
+              int saved_errno = errno;
+
+              g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+                           "copy %s into memory: %s", path, g_strerror (saved_errno));
+              return FALSE;
+            }
+          done += w;
+        }
+    }
+}
+
+int
+holder_ch_binary_open_verified (const char             *root,
+                                const HolderChRelease  *release,
+                                GError                **error)
+{
+  const char *const bin[] = { CH_BIN_DIR, NULL };
+  g_autofree char *path = NULL;
+  g_autofree char *want = NULL;
+  g_autoptr(GChecksum) checksum = NULL;
+  const char *got;
+  int dir_fd, in, out;
+
+  g_return_val_if_fail (root != NULL && release != NULL, -1);
+  g_return_val_if_fail (error == NULL || *error == NULL, -1);
+
+  path = cache_path (root);
+  if (!release_check (release, error))
+    {
+      g_prefix_error (error, "cannot verify the cached %s: ", path);
+      return -1;
+    }
+  dir_fd = holder_store_dir_open (root, bin, FALSE, holder_acting_user_uid (), error);
+  if (dir_fd < 0)
+    return -1;
+  in = openat (dir_fd, CH_CACHE_NAME, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+  close (dir_fd);
+  if (in < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND, "open %s: %s", path,
+                   g_strerror (saved_errno));
+      return -1;
+    }
+  out = memfd_for_binary (error);
+  if (out < 0)
+    {
+      close (in);
+      return -1;
+    }
+  checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  if (!copy_and_hash (in, out, checksum, path, error))
+    {
+      close (in);
+      close (out);
+      return -1;
+    }
+  close (in);
+
+  got = g_checksum_get_string (checksum);
+  want = g_ascii_strdown (release->sha256, -1);
+  if (g_strcmp0 (got, want) != 0)
+    {
+      close (out);
+      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+                   "cached cloud-hypervisor %s does not match its pinned SHA-256 "
+                   "(got %s, want %s): not running it; remove it to download it again, "
+                   "or " CH_INSTALL_HINT, path, got, want);
+      return -1;
+    }
+  if (fcntl (out, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
+    {
+      int saved_errno = errno;
+
+      close (out);
+      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+                   "seal the copy of %s: %s", path, g_strerror (saved_errno));
+      return -1;
+    }
+  g_debug ("%s matches its pinned SHA-256 %s", path, got);
+  return out;
+}
+
+typedef struct {
+  char *root;
+  char *url;
+  char *sha256;
+} VerifyJob;
+
+static void
+verify_job_free (VerifyJob *job)
+{
+  g_free (job->root);
+  g_free (job->url);
+  g_free (job->sha256);
+  g_free (job);
+}
+
+static void
+verify_thread (GTask        *task,
+               gpointer      source,
+               gpointer      task_data,
+               GCancellable *cancellable)
+{
+  VerifyJob *job = task_data;
+  HolderChRelease release = { job->url, job->sha256 };
+  GError *error = NULL;
+  int fd = holder_ch_binary_open_verified (job->root, &release, &error);
+
+  if (fd < 0)
+    g_task_return_error (task, error);
+  else
+    g_task_return_int (task, fd);
+}
+
+void
+holder_ch_binary_open_verified_async (const char             *root,
+                                      const HolderChRelease  *release,
+                                      GCancellable           *cancellable,
+                                      GAsyncReadyCallback     callback,
+                                      gpointer                user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  GError *error = NULL;
+  VerifyJob *job;
+
+  g_return_if_fail (root != NULL && release != NULL);
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, &verify_tag);
+  g_task_set_name (task, "holder_ch_binary_open_verified");
+  /* The fd is the result: a cancel after it was made must not leak it. */
+  g_task_set_check_cancellable (task, FALSE);
+  /* Checked here, where the release is the caller's (a half override is
+   * told apart by its pointer); the thread gets copies. */
+  if (!release_check (release, &error))
+    {
+      g_autofree char *path = cache_path (root);
+
+      g_prefix_error (&error, "cannot verify the cached %s: ", path);
+      g_task_return_error (task, error);
+      return;
+    }
+  job = g_new0 (VerifyJob, 1);
+  job->root = g_strdup (root);
+  job->url = g_strdup (release->url);
+  job->sha256 = g_strdup (release->sha256);
+  g_task_set_task_data (task, job, (GDestroyNotify) verify_job_free);
+  g_task_run_in_thread (task, verify_thread);
+}
+
+int
+holder_ch_binary_open_verified_finish (GAsyncResult  *result,
+                                       GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), -1);
+  g_return_val_if_fail (g_async_result_is_tagged (result, &verify_tag), -1);
+  return (int) g_task_propagate_int (G_TASK (result), error);
+}
+
 typedef struct {
   char *url;
   char *want_sha256;     /* lowercase */
   char *bin_dir;
-  char *tmp_path;        /* set while a temporary file exists */
+  int   bin_fd;          /* <root>/bin, reached with O_NOFOLLOW */
+  char *tmp_name;        /* in bin_fd, set while a temporary file exists */
+  char *tmp_path;        /* the same, for messages */
   char *final_path;
   SoupSession *session;
   SoupMessage *message;
@@ -219,8 +466,9 @@ download_cleanup (Download *d)
 {
   g_clear_object (&d->body);
   g_clear_object (&d->out);
-  if (d->tmp_path != NULL && g_unlink (d->tmp_path) != 0 && errno != ENOENT)
+  if (d->tmp_name != NULL && unlinkat (d->bin_fd, d->tmp_name, 0) != 0 && errno != ENOENT)
     g_warning ("remove %s: %s", d->tmp_path, g_strerror (errno));
+  g_clear_pointer (&d->tmp_name, g_free);
   g_clear_pointer (&d->tmp_path, g_free);
 }
 
@@ -235,6 +483,8 @@ download_free (Download *d)
   g_clear_pointer (&d->checksum, g_checksum_free);
   g_free (d->url);
   g_free (d->want_sha256);
+  if (d->bin_fd >= 0)
+    close (d->bin_fd);
   g_free (d->bin_dir);
   g_free (d->final_path);
   g_free (d);
@@ -301,18 +551,14 @@ sync_done_cb (GObject      *source,
     }
   g_clear_object (&d->out);
 
-  if (g_chmod (d->tmp_path, 0755) != 0)
-    {
-      download_return_error (task, error_from_errno (errno, "chmod",
-                                                     d->tmp_path));
-      return;
-    }
-  if (g_rename (d->tmp_path, d->final_path) != 0)
+  /* Within the folder's descriptor: no path is resolved again. */
+  if (renameat (d->bin_fd, d->tmp_name, d->bin_fd, CH_CACHE_NAME) != 0)
     {
       download_return_error (task, error_from_errno (errno, "rename to",
                                                      d->final_path));
       return;
     }
+  g_clear_pointer (&d->tmp_name, g_free);
   g_clear_pointer (&d->tmp_path, g_free);
   g_debug ("installed %s from %s", d->final_path, d->url);
   g_task_return_pointer (task, g_strdup (d->final_path), g_free);
@@ -320,7 +566,8 @@ sync_done_cb (GObject      *source,
 }
 
 /* fsync has no asynchronous form; it runs on GIO's worker pool so the
- * rename that follows never exposes a file whose bytes are not on disk. */
+ * rename that follows never exposes a file whose bytes are not on disk.
+ * The mode is set through the descriptor, never by path. */
 static void
 sync_thread (GTask        *task,
              gpointer      source,
@@ -331,6 +578,13 @@ sync_thread (GTask        *task,
   int fd = g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (out));
   GError *error = NULL;
 
+  if (fchmod (fd, 0755) != 0)
+    {
+      int saved = errno;
+      g_task_return_new_error (task, G_IO_ERROR, g_io_error_from_errno (saved),
+                               "chmod: %s", g_strerror (saved));
+      return;
+    }
   if (fsync (fd) != 0)
     {
       int saved = errno;
@@ -436,27 +690,37 @@ read_next (GTask *task)
                              read_done_cb, task);
 }
 
+/* A new name in the bin folder, created with O_EXCL|O_NOFOLLOW: nothing
+ * planted there is written through. */
 static gboolean
 open_temporary (Download *d,
                 GError  **error)
 {
-  g_autofree char *template = NULL;
-  int fd;
-
-  template = g_build_filename (d->bin_dir,
-                               ".cloud-hypervisor-" HOLDER_CH_RELEASE_VERSION
-                               ".XXXXXX", NULL);
-  fd = g_mkstemp_full (template, O_WRONLY | O_CLOEXEC, 0600);
-  if (fd < 0)
+  for (guint attempt = 0; attempt < 16; attempt++)
     {
-      int saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "create %s: %s", template, g_strerror (saved));
-      return FALSE;
+      g_autofree char *name = g_strdup_printf ("." CH_CACHE_NAME ".%08x", g_random_int ());
+      int fd = openat (d->bin_fd, name,
+                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+
+      if (fd < 0 && errno == EEXIST)
+        continue;
+      if (fd < 0)
+        {
+          int saved = errno;
+          g_autofree char *path = g_build_filename (d->bin_dir, name, NULL);
+
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                       "create %s: %s", path, g_strerror (saved));
+          return FALSE;
+        }
+      d->tmp_path = g_build_filename (d->bin_dir, name, NULL);
+      d->tmp_name = g_steal_pointer (&name);
+      d->out = g_unix_output_stream_new (fd, TRUE);
+      return TRUE;
     }
-  d->tmp_path = g_steal_pointer (&template);
-  d->out = g_unix_output_stream_new (fd, TRUE);
-  return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+               "create a temporary file in %s: every name tried exists", d->bin_dir);
+  return FALSE;
 }
 
 static void
@@ -527,21 +791,24 @@ holder_ch_binary_download_async (const char             *root,
     }
 
   d = g_new0 (Download, 1);
+  d->bin_fd = -1;
   g_task_set_task_data (task, d, (GDestroyNotify) download_free);
   d->url = g_strdup (release->url);
   d->want_sha256 = g_ascii_strdown (release->sha256, -1);
-  d->bin_dir = g_build_filename (root, "bin", NULL);
+  d->bin_dir = g_build_filename (root, CH_BIN_DIR, NULL);
   d->final_path = cache_path (root);
   d->checksum = g_checksum_new (G_CHECKSUM_SHA256);
 
-  if (g_mkdir_with_parents (d->bin_dir, 0755) != 0)
-    {
-      int saved = errno;
-      g_task_return_new_error (task, G_IO_ERROR, g_io_error_from_errno (saved),
-                               "create %s: %s", d->bin_dir,
-                               g_strerror (saved));
-      return;
-    }
+  {
+    const char *const bin[] = { CH_BIN_DIR, NULL };
+
+    d->bin_fd = holder_store_dir_open (root, bin, TRUE, holder_acting_user_uid (), &error);
+    if (d->bin_fd < 0)
+      {
+        g_task_return_error (task, error);
+        return;
+      }
+  }
 
   d->message = soup_message_new (SOUP_METHOD_GET, d->url);
   if (d->message == NULL)

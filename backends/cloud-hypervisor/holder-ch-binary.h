@@ -30,12 +30,42 @@ const HolderChRelease *holder_ch_release_for_host (void);
 
 /* The binary to run if it is already there (variable, PATH, cache), else
  * NULL with no error. A FLEETBOX_CH_BINARY that is not an executable file
- * is an error. */
+ * is an error. A binary from FLEETBOX_CH_BINARY or PATH is the operator's
+ * choice and is run as it is; the cached one is run only through
+ * holder_ch_binary_open_verified(). */
 char *holder_ch_binary_find (const char *root,
                              GError    **error);
 
-/* Downloads @release into <root>/bin/ through a temporary name, checks its
- * SHA-256, makes it executable and renames it into place. Fails with a
+/* <root>/bin/cloud-hypervisor-<version>: what holder_ch_binary_find
+ * returns for the cache. */
+char *holder_ch_binary_cache_path (const char *root);
+
+/* The cached binary, verified for one exec or many: it is read once
+ * through a descriptor (from <root>/bin reached with O_NOFOLLOW, the file
+ * opened with O_NOFOLLOW) into a sealed memfd while its SHA-256 is
+ * computed, and compared with @release's. The memfd (O_CLOEXEC) cannot
+ * change any more: the VMM runs this very copy as /proc/self/fd/N (see
+ * HolderChVmConfig.fds), so nothing the store's owner does to the file
+ * after the check, by rename or by writing into it, reaches root. A
+ * mismatch fails with "cached cloud-hypervisor <path> does not match its
+ * pinned SHA-256 (got X, want Y): ..." and nothing is executed. Blocking
+ * (it reads a few MiB): see the _async form. */
+int  holder_ch_binary_open_verified (const char             *root,
+                                     const HolderChRelease  *release,
+                                     GError                **error);
+void holder_ch_binary_open_verified_async  (const char             *root,
+                                            const HolderChRelease  *release,
+                                            GCancellable           *cancellable,
+                                            GAsyncReadyCallback     callback,
+                                            gpointer                user_data);
+/* The memfd, owned by the caller, or -1. */
+int  holder_ch_binary_open_verified_finish (GAsyncResult  *result,
+                                            GError       **error);
+
+/* Downloads @release into <root>/bin/ (reached with O_NOFOLLOW from a
+ * checked root, see holder-store-dir.h) through a temporary name made
+ * with O_EXCL, checks its SHA-256, makes it executable through its
+ * descriptor and renames it into place within that folder. Fails with a
  * clear message when offline ("download cloud-hypervisor v52.0 from <url>:
  * <why>; install cloud-hypervisor or set FLEETBOX_CH_BINARY") or on a
  * checksum mismatch. The callback runs on the caller's main context; the

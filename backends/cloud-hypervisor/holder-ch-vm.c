@@ -5,6 +5,7 @@
 #define G_LOG_DOMAIN "holder-ch"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,8 @@ typedef enum {
 
 struct _HolderChVm {
   GStrv         argv;
+  char         *binary_name;
+  GArray       *fds;          /* int: ours, inherited by the VMM in order */
   char         *api_socket;
   char         *ip;
 
@@ -76,6 +79,12 @@ static void start_poll_api (HolderChVm *vm);
 static void stop_advance (HolderChVm *vm);
 
 /* ------------------------------------------------------------------ argv */
+
+char *
+holder_ch_vm_fd_path (guint index)
+{
+  return g_strdup_printf ("/proc/self/fd/%u", HOLDER_CH_VM_FIRST_FD + index);
+}
 
 GStrv
 holder_ch_vm_build_argv (const HolderChVmConfig *config)
@@ -135,6 +144,15 @@ holder_ch_vm_new (const HolderChVmConfig *config)
 
   vm = g_new0 (HolderChVm, 1);
   vm->argv = holder_ch_vm_build_argv (config);
+  vm->binary_name = g_strdup (config->binary_name != NULL ? config->binary_name : config->binary);
+  vm->fds = g_array_new (FALSE, FALSE, sizeof (int));
+  for (guint i = 0; i < config->n_fds; i++)
+    {
+      /* -1 (a failed dup) is reported when the VMM is spawned. */
+      int fd = fcntl (config->fds[i], F_DUPFD_CLOEXEC, 3);
+
+      g_array_append_val (vm->fds, fd);
+    }
   vm->api_socket = g_strdup (config->api_socket);
   vm->ip = g_strdup (config->ip);
   vm->stderr_tail = g_string_new (NULL);
@@ -195,6 +213,16 @@ add_timeout (guint        ms,
   return source;
 }
 
+/* After the spawn the VMM holds its own copies. */
+static void
+close_fds (HolderChVm *vm)
+{
+  for (guint i = 0; i < vm->fds->len; i++)
+    if (g_array_index (vm->fds, int, i) >= 0)
+      close (g_array_index (vm->fds, int, i));
+  g_array_set_size (vm->fds, 0);
+}
+
 void
 holder_ch_vm_free (HolderChVm *vm)
 {
@@ -222,6 +250,9 @@ holder_ch_vm_free (HolderChVm *vm)
   g_free (vm->exit_message);
   g_free (vm->api_socket);
   g_free (vm->ip);
+  close_fds (vm);
+  g_array_unref (vm->fds);
+  g_free (vm->binary_name);
   g_strfreev (vm->argv);
   g_free (vm);
 }
@@ -471,16 +502,32 @@ holder_ch_vm_start_async (HolderChVm          *vm,
   setup = g_new0 (ChildSetup, 1);
   setup->parent = getpid ();
   g_subprocess_launcher_set_child_setup (launcher, child_setup_pdeathsig, setup, g_free);
+  for (guint i = 0; i < vm->fds->len; i++)
+    {
+      int fd = g_array_index (vm->fds, int, i);
+      int copy = fd >= 0 ? fcntl (fd, F_DUPFD_CLOEXEC, 3) : -1;
+
+      if (copy < 0)
+        {
+          g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+                                   "run %s: cannot pass descriptor %u: %s", vm->binary_name,
+                                   HOLDER_CH_VM_FIRST_FD + i, g_strerror (errno));
+          return;
+        }
+      /* The launcher closes its copy once the child has it. */
+      g_subprocess_launcher_take_fd (launcher, copy, HOLDER_CH_VM_FIRST_FD + i);
+    }
   vm->process = g_subprocess_launcher_spawnv (launcher, (const char *const *) vm->argv, &error);
   if (vm->process == NULL)
     {
       g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                               "run %s: %s", vm->argv[0], error->message);
+                               "run %s: %s", vm->binary_name, error->message);
       return;
     }
+  close_fds (vm);
   pid_text = g_subprocess_get_identifier (vm->process);
   vm->pid = pid_text != NULL ? (GPid) atoi (pid_text) : 0;
-  g_debug ("VMM %d started: %s", (int) vm->pid, vm->argv[0]);
+  g_debug ("VMM %d started: %s", (int) vm->pid, vm->binary_name);
 
   g_input_stream_read_async (g_subprocess_get_stderr_pipe (vm->process),
                              vm->stderr_chunk, sizeof vm->stderr_chunk,

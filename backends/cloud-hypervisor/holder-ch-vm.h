@@ -11,8 +11,14 @@
 
 G_BEGIN_DECLS
 
+/* The first descriptor number a VMM inherits (after stdin, stdout and
+ * stderr). */
+#define HOLDER_CH_VM_FIRST_FD 3
+
 typedef struct {
-  const char        *binary;
+  const char        *binary;           /* executed: a path, or an inherited
+                                        * descriptor's /proc/self/fd/N */
+  const char        *binary_name;      /* nullable: how messages name it */
   const char        *api_socket;
   const char        *kernel_path;
   const char        *initramfs_path;   /* nullable */
@@ -26,9 +32,20 @@ typedef struct {
   const char        *mac;
   const char        *serial_log_path;  /* nullable: --serial off */
   const char        *ip;               /* probed on TCP port 22 */
+  /* Descriptors the VMM inherits: fds[i] becomes its descriptor
+   * HOLDER_CH_VM_FIRST_FD + i, named by holder_ch_vm_fd_path (i) in the
+   * paths above. cloud-hypervisor opens a path such as /proc/self/fd/4
+   * like any other, and gets the file the helper opened, whatever the
+   * original path leads to by then. Duplicated: the caller keeps its own. */
+  const int         *fds;
+  guint              n_fds;
 } HolderChVmConfig;
 
 typedef struct _HolderChVm HolderChVm;
+
+/* "/proc/self/fd/<HOLDER_CH_VM_FIRST_FD + index>": the path by which the
+ * VMM reaches config->fds[index]. */
+char *holder_ch_vm_fd_path (guint index);
 
 /* The command line, argv[0] included, exactly as the VMM gets it. */
 GStrv holder_ch_vm_build_argv (const HolderChVmConfig *config);

@@ -14,10 +14,22 @@
  * context. libvirt-glib's event loop implementation services keepalives and
  * delivers the lifecycle events on the main context: a STOPPED event ends a
  * stop, or turns a member that stopped on its own to `error`.
+ *
+ * Files: libvirtd opens the disks, kernel and initramfs itself (as root,
+ * or as libvirt-qemu with qemu:///system), by path. On a local URI the
+ * helper first opens each of them on a worker thread as the user it works
+ * for (holder-vm-files.c), in the mode QEMU will use, and refuses a boot
+ * the user could not make; right before and right after the domain is
+ * created it checks that every path still leads to the file it checked.
+ * What is left (a path swapped and swapped back while libvirtd opens it)
+ * is described in docs/security.md. The serial log is written by the
+ * helper itself through a descriptor opened as the user.
  */
 #define G_LOG_DOMAIN "holder-libvirt"
 
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <libvirt-glib/libvirt-glib.h>
 #include <libvirt/virterror.h>
@@ -29,6 +41,7 @@
 #include "holder-libvirt-worker.h"
 #include "holder-libvirt-xml.h"
 #include "holder-guest-wait.h"
+#include "holder-vm-files.h"
 
 #define DEFAULT_URI            "qemu:///system"
 /* The first /24 tried; libvirt refuses one in use and we take the next. */
@@ -54,6 +67,7 @@ typedef struct {
   HolderBackend       parent;
   char               *uri;
   char               *virt_type;   /* from the environment, NULL: detect */
+  gboolean            local;       /* libvirtd runs here: paths are ours to check */
   char               *id;          /* 8 hex digits, in every name we make */
   HolderLibvirtOwner  owner;       /* immutable after new: read by the worker */
   HolderLibvirtWorker *worker;
@@ -82,8 +96,7 @@ struct _HolderVm {
   HolderMemberSpec     *spec;
   HolderReservation    *reservation;
   char                 *domain_name;
-  char                 *kernel_path;
-  char                 *initramfs_path;
+  HolderVmFiles        *files;      /* opened (or checked) as the user */
   char                 *cmdline;
   char                 *uuid;       /* new for each start */
   VmState               state;
@@ -122,8 +135,7 @@ vm_unref (HolderVm *vm)
   holder_member_spec_free (vm->spec);
   holder_reservation_free (vm->reservation);
   g_free (vm->domain_name);
-  g_free (vm->kernel_path);
-  g_free (vm->initramfs_path);
+  g_clear_pointer (&vm->files, holder_vm_files_unref);
   g_free (vm->cmdline);
   g_free (vm->uuid);
   g_free (vm->exit_message);
@@ -296,6 +308,23 @@ worker_closing (virConnectPtr conn,
 
 /* ---- new / free ------------------------------------------------------------ */
 
+/* A URI whose daemon runs on this host and resolves our paths:
+ * "qemu:///system", "qemu+unix:///session?socket=...". A host part or a
+ * network transport (qemu+ssh://h/system, qemu+tcp://...) is remote. */
+static gboolean
+uri_is_local (const char *uri)
+{
+  g_autoptr(GUri) parsed = g_uri_parse (uri, G_URI_FLAGS_NON_DNS, NULL);
+  const char *scheme, *plus, *host;
+
+  if (parsed == NULL)
+    return FALSE;
+  scheme = g_uri_get_scheme (parsed);
+  plus = strchr (scheme, '+');
+  host = g_uri_get_host (parsed);
+  return (plus == NULL || g_str_equal (plus, "+unix")) && (host == NULL || host[0] == '\0');
+}
+
 static HolderBackend *
 libvirt_new (const HolderBackendClass *klass,
              const HolderBackendHost  *host,
@@ -326,6 +355,7 @@ libvirt_new (const HolderBackendClass *klass,
   self->parent.klass = klass;
   self->parent.host = host;
   self->uri = g_strdup (uri != NULL && uri[0] != '\0' ? uri : DEFAULT_URI);
+  self->local = uri_is_local (self->uri);
   self->virt_type = virt_type != NULL && virt_type[0] != '\0' ? g_strdup (virt_type) : NULL;
   self->id = g_strdup_printf ("%08x", g_random_int ());
   self->vms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -709,28 +739,27 @@ spec_check (const HolderMemberSpec  *spec,
 }
 
 static void
-on_boot_files (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
+on_vm_files (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
   HolderVm *vm = g_task_get_task_data (task);
-  g_autoptr(HolderBootFiles) files = NULL;
   GError *error = NULL;
 
-  files = holder_boot_extract_finish (result, &error);
-  if (files == NULL)
+  vm->files = holder_vm_files_open_finish (result, &error);
+  if (vm->files == NULL)
     {
       g_task_return_error (task, error);
       return;
     }
-  vm->kernel_path = g_steal_pointer (&files->kernel_path);
-  vm->initramfs_path = g_steal_pointer (&files->initramfs_path);
   g_task_return_pointer (task, vm_ref (vm), (GDestroyNotify) vm_unref);
 }
 
 /* Nothing reaches libvirt yet: the kernel comes from the spec (direct boot)
- * or out of the disk, which must then be readable here as well. */
+ * or out of the disk, which must then be readable here as well. The files
+ * are opened as the user (only the serial log on a remote URI, whose
+ * daemon resolves the other paths on its own host). */
 static void
 libvirt_create_vm_async (HolderBackend           *backend,
                          const HolderMemberSpec  *spec,
@@ -767,14 +796,9 @@ libvirt_create_vm_async (HolderBackend           *backend,
   vm->state = VM_CREATED;
   g_task_set_task_data (task, vm, (GDestroyNotify) vm_unref);
 
-  if (spec->kernel_path != NULL)
-    {
-      vm->kernel_path = g_strdup (spec->kernel_path);
-      vm->initramfs_path = g_strdup (spec->initramfs_path);
-      g_task_return_pointer (task, vm_ref (vm), (GDestroyNotify) vm_unref);
-      return;
-    }
-  holder_boot_extract_async (spec->disk_path, cancellable, on_boot_files, g_object_ref (task));
+  holder_vm_files_open_async (self->parent.host->storage_root, spec,
+                              self->local ? HOLDER_VM_FILES_INPUTS : HOLDER_VM_FILES_NONE,
+                              cancellable, on_vm_files, g_object_ref (task));
 }
 
 /* ---- start ---------------------------------------------------------------------- */
@@ -786,12 +810,11 @@ typedef struct {
   char                 *uuid;
   char                 *title;
   HolderMemberSpec     *spec;
-  char                 *kernel_path;
-  char                 *initramfs_path;
+  HolderVmFiles        *files;     /* checked again around the create */
+  gboolean              check_files;
   char                 *cmdline;
   char                 *network;
   char                 *mac;
-  gboolean              console;   /* stream the serial console */
 } StartJob;
 
 static void
@@ -801,8 +824,7 @@ start_job_free (StartJob *job)
   g_free (job->uuid);
   g_free (job->title);
   holder_member_spec_free (job->spec);
-  g_free (job->kernel_path);
-  g_free (job->initramfs_path);
+  holder_vm_files_unref (job->files);
   g_free (job->cmdline);
   g_free (job->network);
   g_free (job->mac);
@@ -825,6 +847,8 @@ start_job (GTask         *task,
   HolderLibvirtDomainConfig config = { 0 };
   g_autofree char *xml = NULL;
   virDomainPtr domain;
+  virStreamPtr stream;
+  const char *step = "open the console of";
   GError *error = NULL;
 
   config.name = job->name;
@@ -833,8 +857,8 @@ start_job (GTask         *task,
   config.virt_type = job->self->worker_virt_type;
   config.memory_bytes = job->spec->memory_bytes;
   config.cpus = (guint) job->spec->cpus;
-  config.kernel_path = job->kernel_path;
-  config.initramfs_path = job->initramfs_path;
+  config.kernel_path = job->files->kernel_path;
+  config.initramfs_path = job->files->initramfs_path;
   config.cmdline = job->cmdline;
   config.disk_path = job->spec->disk_path;
   config.seed_path = job->spec->seed_path;
@@ -850,10 +874,16 @@ start_job (GTask         *task,
     }
   g_debug ("starting %s:\n%s", job->name, xml);
 
-  /* With a serial log, the domain starts paused until its console is
-   * streamed, so that not a byte of the boot is lost. */
+  /* The files checked as the user are still the ones the paths lead to. */
+  if (job->check_files && !holder_vm_files_check_unchanged (job->files, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* The domain starts paused until its console is streamed, so that not a
+   * byte of the boot is lost from the serial log. */
   domain = virDomainCreateXML (conn, xml, VIR_DOMAIN_START_AUTODESTROY |
-                                          (job->console ? VIR_DOMAIN_START_PAUSED : 0));
+                                          VIR_DOMAIN_START_PAUSED);
   if (domain == NULL)
     {
       g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
@@ -861,33 +891,34 @@ start_job (GTask         *task,
                                holder_libvirt_error_message ());
       return;
     }
-  if (job->console)
+  /* ... and were while libvirtd opened them: a path swapped since is
+   * refused, with the domain (paused: the guest ran nothing) destroyed. */
+  if (job->check_files && !holder_vm_files_check_unchanged (job->files, &error))
     {
-      virStreamPtr stream = virStreamNew (conn, VIR_STREAM_NONBLOCK);
-      const char *step = "open the console of";
-
-      if (stream != NULL &&
-          virDomainOpenConsole (domain, NULL, stream, VIR_DOMAIN_CONSOLE_FORCE) == 0 &&
-          (step = "resume", virDomainResume (domain) == 0))
-        {
-          virDomainFree (domain);
-          g_task_return_pointer (task, stream, stream_free);
-          return;
-        }
-      g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                               "%s libvirt domain %s: %s", step, job->name,
-                               holder_libvirt_error_message ());
       virDomainDestroy (domain);
-      if (stream != NULL)
-        {
-          virStreamAbort (stream);
-          virStreamFree (stream);
-        }
       virDomainFree (domain);
+      g_task_return_error (task, error);
       return;
     }
+  stream = virStreamNew (conn, VIR_STREAM_NONBLOCK);
+  if (stream != NULL &&
+      virDomainOpenConsole (domain, NULL, stream, VIR_DOMAIN_CONSOLE_FORCE) == 0 &&
+      (step = "resume", virDomainResume (domain) == 0))
+    {
+      virDomainFree (domain);
+      g_task_return_pointer (task, stream, stream_free);
+      return;
+    }
+  g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+                           "%s libvirt domain %s: %s", step, job->name,
+                           holder_libvirt_error_message ());
+  virDomainDestroy (domain);
+  if (stream != NULL)
+    {
+      virStreamAbort (stream);
+      virStreamFree (stream);
+    }
   virDomainFree (domain);
-  g_task_return_pointer (task, NULL, NULL);
 }
 
 /* Ends a console stream that ended or is no longer wanted: both calls reach
@@ -1001,22 +1032,30 @@ libvirt_start_vm_async (HolderBackend       *backend,
       return;
     }
 
-  /* The log is opened (truncated) here, so that a path that cannot be
-   * written fails the start before any domain exists. */
+  /* The log was opened as the user when the VM was made; each start
+   * begins it afresh. */
   vm_release_console (vm);
   g_clear_pointer (&vm->console, holder_libvirt_console_free);
-  if (vm->spec->serial_log_path != NULL)
-    {
-      GError *error = NULL;
+  {
+    const HolderVmFile *log = holder_vm_files_get (vm->files, HOLDER_VM_FILE_SERIAL_LOG);
+    int fd = log != NULL ? fcntl (log->fd, F_DUPFD_CLOEXEC, 3) : -1;
+    GError *error = NULL;
 
-      vm->console = holder_libvirt_console_new (vm->spec->serial_log_path, &error);
-      if (vm->console == NULL)
-        {
-          g_task_return_error (task, error);
-          return;
-        }
-      holder_libvirt_console_set_ended_handler (vm->console, on_console_ended, vm);
-    }
+    if (fd < 0)
+      {
+        g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+                                 "serial log %s: %s", vm->files->serial_log_path,
+                                 log == NULL ? "not open" : g_strerror (errno));
+        return;
+      }
+    vm->console = holder_libvirt_console_new (fd, log->path, &error);
+    if (vm->console == NULL)
+      {
+        g_task_return_error (task, error);
+        return;
+      }
+    holder_libvirt_console_set_ended_handler (vm->console, on_console_ended, vm);
+  }
 
   g_free (vm->uuid);
   vm->uuid = g_uuid_string_random ();
@@ -1035,12 +1074,11 @@ libvirt_start_vm_async (HolderBackend       *backend,
   job->title = g_strdup_printf ("holder member %s (helper %" G_GINT64_FORMAT " on %s)",
                                 vm->spec->name, self->owner.pid, self->owner.host);
   job->spec = holder_member_spec_copy (vm->spec);
-  job->kernel_path = g_strdup (vm->kernel_path);
-  job->initramfs_path = g_strdup (vm->initramfs_path);
+  job->files = holder_vm_files_ref (vm->files);
+  job->check_files = self->local;
   job->cmdline = g_strdup (vm->cmdline);
   job->network = g_strdup (self->network);
   job->mac = g_strdup (vm->reservation->mac);
-  job->console = vm->console != NULL;
 
   /* Once queued the start runs to the end, so that a domain that exists is
    * always known here (and stopped by stop_vm). */

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -111,20 +112,24 @@ on_stream_event (virStreamPtr  stream,
 }
 
 HolderLibvirtConsole *
-holder_libvirt_console_new (const char  *log_path,
+holder_libvirt_console_new (int          fd,
+                            const char  *log_path,
                             GError     **error)
 {
   HolderLibvirtConsole *self;
-  int fd;
+  struct stat st;
 
-  g_return_val_if_fail (log_path != NULL, NULL);
+  g_return_val_if_fail (fd >= 0 && log_path != NULL, NULL);
 
-  fd = g_open (log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
+  /* The descriptor shares its offset with the one it was duplicated from:
+   * back to the start, too. */
+  if (fstat (fd, &st) != 0 ||
+      (S_ISREG (st.st_mode) && (ftruncate (fd, 0) != 0 || lseek (fd, 0, SEEK_SET) != 0)))
     {
       int saved_errno = errno;
 
-      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND, "open serial log %s: %s",
+      close (fd);
+      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND, "truncate serial log %s: %s",
                    log_path, g_strerror (saved_errno));
       return NULL;
     }

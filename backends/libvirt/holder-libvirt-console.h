@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT
  *
  * The serial log, written by the helper: the domain's console is streamed
- * from libvirt (virDomainOpenConsole, on the worker) and copied into the
- * spec's serial_log_path on the main context. Unlike a <serial type='file'>
- * written by virtlogd (root:root 0600, on the hypervisor host), this log
- * belongs to the helper's user and lives on the helper's machine, local or
- * remote URI alike.
+ * from libvirt (virDomainOpenConsole, on the worker) and copied on the main
+ * context into the log's descriptor, which was opened as the user the
+ * helper works for (holder-vm-files.c): the spec's serial_log_path, or
+ * serial.log in the member's folder. Unlike a <serial type='file'> written
+ * by virtlogd (root:root 0600, on the hypervisor host, opened by root),
+ * this log belongs to the helper's user and lives on the helper's machine,
+ * local or remote URI alike.
  */
 #pragma once
 
@@ -19,9 +21,10 @@ typedef struct _HolderLibvirtConsole HolderLibvirtConsole;
 typedef void (*HolderLibvirtConsoleEnded) (HolderLibvirtConsole *console,
                                            gpointer              user_data);
 
-/* Truncates (or creates) @log_path, so that a start fails early when the
- * log cannot be written. */
-HolderLibvirtConsole *holder_libvirt_console_new (const char  *log_path,
+/* Takes @fd, the log open for writing (named @log_path in messages), and
+ * truncates it when it is a regular file: each start begins a new log. */
+HolderLibvirtConsole *holder_libvirt_console_new (int          fd,
+                                                  const char  *log_path,
                                                   GError     **error);
 
 /* Copies everything @stream (non-blocking, opened on the domain's console

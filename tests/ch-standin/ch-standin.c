@@ -38,6 +38,12 @@
  * the VM (qemu runs with -no-reboot) where cloud-hypervisor would reboot it;
  * endpoints the backend does not use (vm.pause, vm.boot, ...) answer 404.
  *
+ * Files given as /proc/self/fd/N (the holder backend passes every file of a
+ * VM that way: descriptors it opened as the user it works for) are opened
+ * through that path as cloud-hypervisor would, and the descriptor N itself
+ * is passed on to qemu under the same number, so qemu's /proc/self/fd/N
+ * is the same file.  Such paths are recorded in vm.info as given.
+ *
  * HOLDER_STANDIN_LOG, when set, names a file that receives one JSON line per
  * accepted command line, per API call (method, path, status) and at exit.
  * HOLDER_STANDIN_QEMU overrides the qemu binary.
@@ -91,6 +97,7 @@ typedef enum
 typedef struct
 {
   char *api_socket;
+  GArray *inherited_fds; /* int: every N of a /proc/self/fd/N path */
   char *kernel;
   char *initramfs;
   char *cmdline;
@@ -128,6 +135,7 @@ standin_config_new (void)
 {
   StandinConfig *c = g_new0 (StandinConfig, 1);
 
+  c->inherited_fds = g_array_new (FALSE, FALSE, sizeof (int));
   c->disks = g_ptr_array_new_with_free_func (standin_disk_free);
   c->nets = g_ptr_array_new_with_free_func (standin_net_free);
   c->cpus = 1;
@@ -142,6 +150,7 @@ standin_config_free (StandinConfig *c)
   if (c == NULL)
     return;
   g_free (c->api_socket);
+  g_array_unref (c->inherited_fds);
   g_free (c->kernel);
   g_free (c->initramfs);
   g_free (c->cmdline);
@@ -569,6 +578,27 @@ parse_mac (const char *text)
   return bytes == 6;
 }
 
+#define PROC_SELF_FD "/proc/self/fd/"
+
+/* A /proc/self/fd/N path names descriptor N, which qemu must then inherit
+ * under the same number. */
+static void
+note_inherited_fd (StandinConfig *c, const char *option, const char *path)
+{
+  guint64 n = 0;
+  int fd;
+
+  if (!g_str_has_prefix (path, PROC_SELF_FD))
+    return;
+  if (!g_ascii_string_to_unsigned (path + strlen (PROC_SELF_FD), 10, 3, G_MAXINT, &n, NULL))
+    config_fail (option, "%s: not a descriptor this process inherited", path);
+  fd = (int) n;
+  for (guint i = 0; i < c->inherited_fds->len; i++)
+    if (g_array_index (c->inherited_fds, int, i) == fd)
+      return;
+  g_array_append_val (c->inherited_fds, fd);
+}
+
 static void
 require_file (const char *option, const char *path)
 {
@@ -672,11 +702,13 @@ standin_config_parse (int argc, char **argv)
 
   c->kernel = g_strdup (single (seen, "kernel"));
   require_file ("kernel", c->kernel);
+  note_inherited_fd (c, "kernel", c->kernel);
 
   if ((v = single (seen, "initramfs")) != NULL)
     {
       c->initramfs = g_strdup (v);
       require_file ("initramfs", c->initramfs);
+      note_inherited_fd (c, "initramfs", c->initramfs);
     }
   c->cmdline = g_strdup (single (seen, "cmdline"));
 
@@ -693,6 +725,7 @@ standin_config_parse (int argc, char **argv)
         config_fail ("disk", "Invalid syntax: path= is required in \"%s\"",
                      (const char *) values->pdata[i]);
       require_file ("disk", path);
+      note_inherited_fd (c, "disk", path);
       d = g_new0 (StandinDisk, 1);
       d->path = g_strdup (path);
       g_ptr_array_add (c->disks, d);
@@ -792,6 +825,7 @@ standin_config_parse (int argc, char **argv)
           if (file == NULL || *file == '\0')
             config_fail ("serial", "Invalid syntax: file= needs a path");
           require_parent_dir ("serial", file);
+          note_inherited_fd (c, "serial", file);
           c->serial_mode = SERIAL_FILE;
           c->serial_file = g_strdup (file);
         }
@@ -1462,6 +1496,7 @@ static gboolean
 standin_spawn_qemu (Standin *self, GError **error)
 {
   g_autoptr(GPtrArray) av = qemu_argv (self);
+  const int *fds;
 
   if (self->config->verbosity > 0)
     {
@@ -1471,9 +1506,14 @@ standin_spawn_qemu (Standin *self, GError **error)
       standin_info (self, msg);
     }
   standin_pid = getpid ();
-  if (!g_spawn_async (NULL, (char **) av->pdata, NULL,
-                      G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
-                      qemu_child_setup, NULL, &self->qemu_pid, error))
+  /* The descriptors of /proc/self/fd/N paths keep their numbers in qemu
+   * (GLib clears their close-on-exec flag); everything else is closed. */
+  fds = (const int *) self->config->inherited_fds->data;
+  if (!g_spawn_async_with_pipes_and_fds (NULL, (const char *const *) av->pdata, NULL,
+                                         G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+                                         qemu_child_setup, NULL, -1, -1, -1,
+                                         fds, fds, self->config->inherited_fds->len,
+                                         &self->qemu_pid, NULL, NULL, NULL, error))
     return FALSE;
   self->qemu_running = TRUE;
   self->state = VM_RUNNING;
