@@ -16,6 +16,11 @@ G_BEGIN_DECLS
  * to a Unix socket costs microseconds. */
 #define HOLDER_CLIENT_DIAL_RETRY_MS 5
 
+/* How long to wait before retry number @attempt (from 0): the first ones
+ * come sooner, since a helper spawned just now listens about 2 ms after
+ * its exec, and waiting the full interval made every spawn take 5 ms. */
+guint holder_client_dial_retry_ms (guint attempt);
+
 /* @root, or the storage root a helper started here would use. */
 char *holder_client_resolve_root (const char  *root,
                                   GError     **error);

@@ -14,6 +14,15 @@
  * Small helpers
  */
 
+#define DIAL_FAST_RETRY_MS 1
+#define DIAL_FAST_RETRIES 6
+
+guint
+holder_client_dial_retry_ms (guint attempt)
+{
+  return attempt < DIAL_FAST_RETRIES ? DIAL_FAST_RETRY_MS : HOLDER_CLIENT_DIAL_RETRY_MS;
+}
+
 /* A GTask source tag (a function pointer is not a gpointer in ISO C). */
 static char dial_tag;
 
@@ -145,6 +154,7 @@ typedef struct {
   GSocketClient  *client;
   GSocketAddress *address;
   gint64          deadline; /* monotonic, usec */
+  guint           attempts;
 } DialData;
 
 static void
@@ -184,9 +194,9 @@ dial_connected_cb (GObject      *source,
 
   if (holder_client_error_is_absent_socket (error) &&
       !g_cancellable_is_cancelled (g_task_get_cancellable (task)) &&
-      g_get_monotonic_time () + HOLDER_CLIENT_DIAL_RETRY_MS * 1000 < data->deadline)
+      g_get_monotonic_time () + holder_client_dial_retry_ms (data->attempts) * 1000 < data->deadline)
     {
-      g_autoptr(GSource) retry = g_timeout_source_new (HOLDER_CLIENT_DIAL_RETRY_MS);
+      g_autoptr(GSource) retry = g_timeout_source_new (holder_client_dial_retry_ms (data->attempts++));
 
       g_source_set_callback (retry, dial_retry_cb, g_object_ref (task),
                              g_object_unref);

@@ -313,6 +313,7 @@ spawn_await_detached (HolderHelper  *helper,
   g_autofree char *last_problem = NULL;
   gint64 deadline = g_get_monotonic_time () +
                     (gint64) HOLDER_CLIENT_DIAL_WINDOW_MS * 1000;
+  guint pidfile_attempts = 0;
 
   for (;;)
     {
@@ -370,7 +371,8 @@ spawn_await_detached (HolderHelper  *helper,
       last_problem = g_strdup_printf ("the pidfile of %s does not name "
                                       "pid %d yet", helper->primary,
                                       (int) helper->pid);
-      holder_client_context_sleep (context, HOLDER_CLIENT_DIAL_RETRY_MS, step);
+      /* It is written right after listen(): look again soon. */
+      holder_client_context_sleep (context, holder_client_dial_retry_ms (pidfile_attempts++), step);
     }
 }
 
