@@ -95,6 +95,99 @@ on_terminate_signal (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* SIGTERM and SIGINT end the run. g_unix_signal_add() would start GLib's
+ * worker thread ("gmain": a thread with its 8 MiB stack and its own malloc
+ * arena, for the whole life of the helper, and one more thread hop per
+ * signal). A handler that writes a byte to a pipe watched by the main
+ * context does the same on this thread. One run per process uses it; a
+ * second concurrent holder_run() falls back to g_unix_signal_add(). */
+typedef struct {
+  int              fds[2];
+  GSource         *source;
+  guint            glib_ids[2];
+  struct sigaction old_term;
+  struct sigaction old_int;
+} TerminateWatch;
+
+static volatile sig_atomic_t terminate_write_fd = -1;
+
+static void
+on_terminate_signal_raw (int signo)
+{
+  int saved_errno = errno;
+  int fd = terminate_write_fd;
+  char byte = (char) signo;
+
+  if (fd >= 0)
+    (void) !write (fd, &byte, 1);
+  errno = saved_errno;
+}
+
+static gboolean
+on_terminate_readable (int          fd,
+                       GIOCondition condition,
+                       gpointer     user_data)
+{
+  char buf[16];
+
+  while (read (fd, buf, sizeof buf) > 0)
+    ;
+  return on_terminate_signal (user_data);
+}
+
+static void
+terminate_watch_start (TerminateWatch *watch,
+                       HolderServer   *server)
+{
+  struct sigaction sa;
+
+  watch->fds[0] = watch->fds[1] = -1;
+  if (terminate_write_fd < 0 && g_unix_open_pipe (watch->fds, FD_CLOEXEC, NULL) &&
+      g_unix_set_fd_nonblocking (watch->fds[0], TRUE, NULL) &&
+      g_unix_set_fd_nonblocking (watch->fds[1], TRUE, NULL))
+    {
+      watch->source = g_unix_fd_source_new (watch->fds[0], G_IO_IN);
+      g_source_set_callback (watch->source, G_SOURCE_FUNC (on_terminate_readable), server, NULL);
+      g_source_attach (watch->source, g_main_context_get_thread_default ());
+      terminate_write_fd = watch->fds[1];
+
+      memset (&sa, 0, sizeof sa);
+      sa.sa_handler = on_terminate_signal_raw;
+      sigemptyset (&sa.sa_mask);
+      sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+      sigaction (SIGTERM, &sa, &watch->old_term);
+      sigaction (SIGINT, &sa, &watch->old_int);
+      return;
+    }
+
+  if (watch->fds[0] >= 0)
+    {
+      close (watch->fds[0]);
+      close (watch->fds[1]);
+      watch->fds[0] = watch->fds[1] = -1;
+    }
+  watch->glib_ids[0] = g_unix_signal_add (SIGTERM, on_terminate_signal, server);
+  watch->glib_ids[1] = g_unix_signal_add (SIGINT, on_terminate_signal, server);
+}
+
+static void
+terminate_watch_stop (TerminateWatch *watch)
+{
+  if (watch->source != NULL)
+    {
+      sigaction (SIGTERM, &watch->old_term, NULL);
+      sigaction (SIGINT, &watch->old_int, NULL);
+      terminate_write_fd = -1;
+      g_source_destroy (watch->source);
+      g_clear_pointer (&watch->source, g_source_unref);
+      close (watch->fds[0]);
+      close (watch->fds[1]);
+      return;
+    }
+  g_source_remove (watch->glib_ids[0]);
+  g_source_remove (watch->glib_ids[1]);
+}
+
 /* FLEETBOX_PARENT_PID: unset means detached. A value that is not a
  * positive number keeps the control socket but disables the parent watch. */
 static gboolean
@@ -133,7 +226,7 @@ holder_run (const HolderBackendClass *backend,
   g_autofree char *root = NULL;
   g_autoptr(HolderServer) server = NULL;
   HolderServerOptions options = { 0 };
-  guint sigterm_id, sigint_id;
+  TerminateWatch terminate = { 0 };
 
   g_return_val_if_fail (backend != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -162,19 +255,16 @@ holder_run (const HolderBackendClass *backend,
     return FALSE;
 
   /* Installed before start-up so that a signal during it is not lost. */
-  sigterm_id = g_unix_signal_add (SIGTERM, on_terminate_signal, server);
-  sigint_id = g_unix_signal_add (SIGINT, on_terminate_signal, server);
+  terminate_watch_start (&terminate, server);
 
   if (!holder_server_start (server, error))
     {
-      g_source_remove (sigterm_id);
-      g_source_remove (sigint_id);
+      terminate_watch_stop (&terminate);
       return FALSE;
     }
   holder_server_run_until_finished (server);
 
-  g_source_remove (sigterm_id);
-  g_source_remove (sigint_id);
+  terminate_watch_stop (&terminate);
   return TRUE;
 }
 
