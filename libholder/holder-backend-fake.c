@@ -618,7 +618,8 @@ fake_stop_vm_async (HolderBackend       *backend,
 
 const HolderBackendClass holder_backend_fake_class = {
   .name = "fake",
-  .caps = HOLDER_BACKEND_CAP_CLUSTERING | HOLDER_BACKEND_CAP_NESTED_VIRT,
+  .caps = HOLDER_BACKEND_CAP_CLUSTERING | HOLDER_BACKEND_CAP_NESTED_VIRT |
+          HOLDER_BACKEND_CAP_NO_HOST_STATE,
   .new = fake_new,
   .free = fake_free,
   .reconcile_async = fake_reconcile_async,

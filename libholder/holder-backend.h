@@ -46,11 +46,14 @@ typedef struct _HolderVm HolderVm;
  * @HOLDER_BACKEND_CAP_NONE: nothing special
  * @HOLDER_BACKEND_CAP_CLUSTERING: the members of one helper reach each other
  * @HOLDER_BACKEND_CAP_NESTED_VIRT: guests may run VMs themselves
+ * @HOLDER_BACKEND_CAP_NO_HOST_STATE: leaves nothing on the host that
+ *   outlives the helper: reconcile is never called (the fake)
  */
 typedef enum {
-  HOLDER_BACKEND_CAP_NONE        = 0,
-  HOLDER_BACKEND_CAP_CLUSTERING  = 1 << 0,
-  HOLDER_BACKEND_CAP_NESTED_VIRT = 1 << 1,
+  HOLDER_BACKEND_CAP_NONE          = 0,
+  HOLDER_BACKEND_CAP_CLUSTERING    = 1 << 0,
+  HOLDER_BACKEND_CAP_NESTED_VIRT   = 1 << 1,
+  HOLDER_BACKEND_CAP_NO_HOST_STATE = 1 << 2,
 } HolderBackendCaps;
 
 /**

@@ -87,7 +87,8 @@ handle_create_network (HolderServer *self,
     default:
       self->network_state = NETWORK_CREATING;
       g_ptr_array_add (self->network_waiters, holder_conn_ref (conn));
-      self->backend_class->create_network_async (self->backend, self->cancellable,
+      self->backend_class->create_network_async (self->backend,
+                                                 holder_server_get_cancellable (self),
                                                  on_network_created, self);
       return;
     }
@@ -192,7 +193,7 @@ handle_reserve (HolderServer        *self,
   op->server = self;
   op->name = g_strdup (request->name);
   self->backend_class->reserve_async (self->backend, request->name, request->ip_hint,
-                                      self->cancellable, on_reserved, op);
+                                      holder_server_get_cancellable (self), on_reserved, op);
 }
 
 /* ------------------------------------------------------------ boot-member */

@@ -303,6 +303,10 @@ holder_run_reconcile (const HolderBackendClass *backend,
   if (root == NULL)
     return FALSE;
 
+  /* Nothing of a dead helper's to reclaim. */
+  if ((backend->caps & HOLDER_BACKEND_CAP_NO_HOST_STATE) != 0)
+    return TRUE;
+
   host.storage_root = root;
   host.reclaimed = on_reclaimed;
   instance = backend->new (backend, &host, error);

@@ -102,4 +102,20 @@ holder_server_work_done (HolderServer *self)
   self->work_done (self);
 }
 
+/* The cancellable of the network and reservation work, made on first use:
+ * a helper that only answers status never makes a GObject. One made after
+ * the shutdown began is cancelled at once, as a shared one would have
+ * been. */
+static inline GCancellable *
+holder_server_get_cancellable (HolderServer *self)
+{
+  if (self->cancellable == NULL)
+    {
+      self->cancellable = g_cancellable_new ();
+      if (self->shutting_down)
+        g_cancellable_cancel (self->cancellable);
+    }
+  return self->cancellable;
+}
+
 G_END_DECLS

@@ -185,7 +185,6 @@ holder_server_new (const HolderServerOptions *options,
                                               (GDestroyNotify) holder_reservation_free);
   self->reserving = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->network_waiters = g_ptr_array_new ();
-  self->cancellable = g_cancellable_new ();
   self->connections = g_hash_table_new_full (g_direct_hash, g_direct_equal,
                                              (GDestroyNotify) holder_conn_unref, NULL);
   self->work_done = server_work_done;
@@ -225,12 +224,15 @@ holder_server_start (HolderServer  *self,
 
   /* Reclaim what dead helpers left before taking names (section 9). A
    * failure is reported, never fatal: this helper's own work is unaffected. */
-  self->backend_class->reconcile_async (self->backend, HOLDER_RECONCILE_FLAGS_NONE, NULL,
-                                       on_reconciled, &reconciled);
-  while (reconciled == NULL)
-    g_main_context_iteration (self->context, TRUE);
-  if (!self->backend_class->reconcile_finish (self->backend, reconciled, &reconcile_error))
-    g_warning ("reconcile: %s", reconcile_error->message);
+  if ((self->backend_class->caps & HOLDER_BACKEND_CAP_NO_HOST_STATE) == 0)
+    {
+      self->backend_class->reconcile_async (self->backend, HOLDER_RECONCILE_FLAGS_NONE, NULL,
+                                           on_reconciled, &reconciled);
+      while (reconciled == NULL)
+        g_main_context_iteration (self->context, TRUE);
+      if (!self->backend_class->reconcile_finish (self->backend, reconciled, &reconcile_error))
+        g_warning ("reconcile: %s", reconcile_error->message);
+    }
 
   for (guint i = 0; self->names[i] != NULL; i++)
     {
@@ -413,7 +415,8 @@ holder_server_shutdown (HolderServer *self,
 
   /* No new work: cancel what the backend is doing for the network and for
    * every boot (each boot stops the VM it made and replies). */
-  g_cancellable_cancel (self->cancellable);
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
   /* Members in a boot are no longer wanted: their boots reply "stopped
    * during boot". Boots of members already stopped were cancelled then. */
   {

@@ -294,7 +294,8 @@ test_class (Fixture       *f,
 {
   g_assert_cmpstr (f->klass->name, ==, "fake");
   g_assert_cmpint (f->klass->caps, ==,
-                   HOLDER_BACKEND_CAP_CLUSTERING | HOLDER_BACKEND_CAP_NESTED_VIRT);
+                   HOLDER_BACKEND_CAP_CLUSTERING | HOLDER_BACKEND_CAP_NESTED_VIRT |
+                   HOLDER_BACKEND_CAP_NO_HOST_STATE);
 }
 
 static void
