@@ -14,10 +14,10 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
-#include <gio/gunixsocketaddress.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 
@@ -49,19 +49,27 @@ struct _HolderLifetime {
   GMainContext   *context;
 };
 
+/* A control connection: a plain non-blocking descriptor watched by one
+ * GUnixFDSource (readable, or writable while the version goes out). No
+ * GSocketConnection, GIO stream or GTask: GTask's class init would start
+ * GLib's worker thread in every bound helper, and the EOF that ends the
+ * helper is seen one dispatch sooner. Everything runs on the main
+ * context's thread. */
 struct _CtlConn {
-  gint               ref_count;
   HolderLifetime    *lifetime;
-  GSocketConnection *connection;
-  GCancellable      *cancellable;
+  int                fd;
+  GSource           *watch;
+  GIOCondition       watching;
   GSource           *timeout;
   CtlState           state;
   char               buf[HANDSHAKE_MAX];
   gsize              len;
-  gboolean           closed;
+  /* Bytes of the version written, while answering `bind`. */
+  gboolean           replying;
+  gsize              written;
 };
 
-static void ctl_read (CtlConn *ctl);
+static gboolean on_ctl_io (int fd, GIOCondition condition, gpointer user_data);
 
 static void
 lifetime_gone (HolderLifetime *lifetime,
@@ -70,38 +78,39 @@ lifetime_gone (HolderLifetime *lifetime,
   lifetime->on_gone (reason, lifetime->user_data);
 }
 
-static CtlConn *
-ctl_ref (CtlConn *ctl)
-{
-  ctl->ref_count++;
-  return ctl;
-}
-
 static void
-ctl_unref (CtlConn *ctl)
+ctl_clear_source (GSource **source)
 {
-  if (--ctl->ref_count > 0)
-    return;
-  g_clear_object (&ctl->connection);
-  g_clear_object (&ctl->cancellable);
-  g_free (ctl);
+  if (*source != NULL)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
 }
 
+/* Watches for @condition; a no-op if that is already watched. */
+static void
+ctl_watch (CtlConn      *ctl,
+           GIOCondition  condition)
+{
+  if (ctl->watch != NULL && ctl->watching == condition)
+    return;
+  ctl_clear_source (&ctl->watch);
+  ctl->watching = condition;
+  ctl->watch = g_unix_fd_source_new (ctl->fd, condition);
+  g_source_set_callback (ctl->watch, G_SOURCE_FUNC (on_ctl_io), ctl, NULL);
+  g_source_attach (ctl->watch, ctl->lifetime->context);
+}
+
+/* Closes and frees @ctl at once; callers touch it no more. */
 static void
 ctl_close (CtlConn *ctl)
 {
-  if (ctl->closed)
-    return;
-  ctl->closed = TRUE;
-  if (ctl->timeout != NULL)
-    {
-      g_source_destroy (ctl->timeout);
-      g_clear_pointer (&ctl->timeout, g_source_unref);
-    }
-  g_cancellable_cancel (ctl->cancellable);
-  g_io_stream_close (G_IO_STREAM (ctl->connection), NULL, NULL);
+  ctl_clear_source (&ctl->timeout);
+  ctl_clear_source (&ctl->watch);
+  close (ctl->fd);
   ctl->lifetime->conns = g_list_remove (ctl->lifetime->conns, ctl);
-  ctl_unref (ctl);
+  g_free (ctl);
 }
 
 /* What the peer sent so far, against the token this step expects:
@@ -123,49 +132,51 @@ ctl_match (CtlConn    *ctl,
   return -1;
 }
 
-static void
-on_version_written (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
+/* The version alone, in one write when the socket takes it (it always
+ * does on a fresh connection). FALSE if @ctl was closed. */
+static gboolean
+ctl_write_version (CtlConn *ctl)
 {
-  CtlConn *ctl = user_data;
-  g_autoptr(GError) error = NULL;
+  static const char version[] = HOLDER_PROTOCOL_VERSION;
 
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
+  while (ctl->written < sizeof version - 1)
     {
-      if (!ctl->closed)
+      gssize n = send (ctl->fd, version + ctl->written, sizeof version - 1 - ctl->written,
+                        HOLDER_PLATFORM_SEND_FLAGS);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         {
-          g_debug ("bind: write version: %s", error->message);
-          ctl_close (ctl);
+          ctl_watch (ctl, G_IO_OUT);
+          return TRUE;
         }
-      ctl_unref (ctl);
-      return;
+      if (n < 0)
+        {
+          g_debug ("bind: write version: %s", g_strerror (errno));
+          ctl_close (ctl);
+          return FALSE;
+        }
+      ctl->written += (gsize) n;
     }
-  if (!ctl->closed)
-    {
-      ctl->state = CTL_WAIT_ACK;
-      ctl->len = 0;
-      ctl_read (ctl);
-    }
-  ctl_unref (ctl);
+  ctl->replying = FALSE;
+  ctl->state = CTL_WAIT_ACK;
+  ctl->len = 0;
+  ctl_watch (ctl, G_IO_IN);
+  return TRUE;
 }
 
-static void
-on_ctl_read (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
+/* One read; FALSE if @ctl was closed. */
+static gboolean
+ctl_read (CtlConn *ctl)
 {
-  CtlConn *ctl = user_data;
   HolderLifetime *lifetime = ctl->lifetime;
-  g_autoptr(GError) error = NULL;
+  gsize offset = ctl->state == CTL_ARMED ? 0 : ctl->len;
   gssize n;
 
-  n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
-  if (ctl->closed)
-    {
-      ctl_unref (ctl);
-      return;
-    }
+  n = recv (ctl->fd, ctl->buf + offset, HANDSHAKE_MAX - offset, 0);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return TRUE;
 
   if (n <= 0)
     {
@@ -180,17 +191,14 @@ on_ctl_read (GObject      *source,
           g_debug ("bind: connection closed before the handshake finished");
           ctl_close (ctl);
         }
-      ctl_unref (ctl);
-      return;
+      return FALSE;
     }
 
   if (ctl->state == CTL_ARMED)
     {
       /* Anything the client sends later is ignored; only EOF matters. */
       ctl->len = 0;
-      ctl_read (ctl);
-      ctl_unref (ctl);
-      return;
+      return TRUE;
     }
 
   ctl->len += n;
@@ -199,45 +207,37 @@ on_ctl_read (GObject      *source,
     case 1:
       if (ctl->state == CTL_WAIT_BIND)
         {
-          /* The version alone, in one write. */
-          g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (ctl->connection)),
-                                           HOLDER_PROTOCOL_VERSION, strlen (HOLDER_PROTOCOL_VERSION),
-                                           G_PRIORITY_DEFAULT, ctl->cancellable,
-                                           on_version_written, ctl_ref (ctl));
+          /* Nothing more is read until the version is out. */
+          ctl->replying = TRUE;
+          ctl->written = 0;
+          return ctl_write_version (ctl);
         }
-      else
-        {
-          g_debug ("bind: acked; the death watch is armed");
-          if (ctl->timeout != NULL)
-            {
-              g_source_destroy (ctl->timeout);
-              g_clear_pointer (&ctl->timeout, g_source_unref);
-            }
-          ctl->state = CTL_ARMED;
-          ctl->len = 0;
-          ctl_read (ctl);
-        }
-      break;
+      g_debug ("bind: acked; the death watch is armed");
+      ctl_clear_source (&ctl->timeout);
+      ctl->state = CTL_ARMED;
+      ctl->len = 0;
+      return TRUE;
     case 0:
-      ctl_read (ctl);
-      break;
+      return TRUE;
     default:
       g_debug ("bind: unexpected handshake bytes; dropping the connection");
       ctl_close (ctl);
-      break;
+      return FALSE;
     }
-  ctl_unref (ctl);
 }
 
-static void
-ctl_read (CtlConn *ctl)
+static gboolean
+on_ctl_io (int          fd,
+           GIOCondition condition,
+           gpointer     user_data)
 {
-  gsize offset = ctl->state == CTL_ARMED ? 0 : ctl->len;
+  CtlConn *ctl = user_data;
+  GSource *source = ctl->watch;
 
-  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (ctl->connection)),
-                             ctl->buf + offset, HANDSHAKE_MAX - offset,
-                             G_PRIORITY_DEFAULT, ctl->cancellable,
-                             on_ctl_read, ctl_ref (ctl));
+  if (!(ctl->replying ? ctl_write_version (ctl) : ctl_read (ctl)))
+    return G_SOURCE_REMOVE;
+  /* ctl_watch() may have replaced this source by another. */
+  return ctl->watch == source ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -257,8 +257,6 @@ on_incoming_control (int      fd,
                      gpointer user_data)
 {
   HolderLifetime *lifetime = user_data;
-  g_autoptr(GSocket) socket = NULL;
-  g_autoptr(GSocketConnection) connection = NULL;
   CtlConn *ctl;
   gint64 uid;
 
@@ -269,20 +267,10 @@ on_incoming_control (int      fd,
       close (fd);
       return;
     }
-  /* A handful of connections in a helper's life: GIO streams are fine. */
-  socket = g_socket_new_from_fd (fd, NULL);
-  if (socket == NULL)
-    {
-      close (fd);
-      return;
-    }
-  connection = g_socket_connection_factory_create_connection (socket);
 
   ctl = g_new0 (CtlConn, 1);
-  ctl->ref_count = 1;
   ctl->lifetime = lifetime;
-  ctl->connection = g_object_ref (connection);
-  ctl->cancellable = g_cancellable_new ();
+  ctl->fd = fd;
   ctl->state = CTL_WAIT_BIND;
   lifetime->conns = g_list_prepend (lifetime->conns, ctl);
 
@@ -290,7 +278,7 @@ on_incoming_control (int      fd,
   g_source_set_callback (ctl->timeout, on_handshake_timeout, ctl, NULL);
   g_source_attach (ctl->timeout, lifetime->context);
 
-  ctl_read (ctl);
+  ctl_watch (ctl, G_IO_IN);
 }
 
 /* ----------------------------------------------------------- parent watch */
