@@ -223,6 +223,21 @@ bench_proc_status_kib (GPid        pid,
 }
 
 gint64
+bench_proc_pss_kib (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/smaps_rollup", (int) pid);
+  g_autofree char *text = NULL;
+  const char *line;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return -1;
+  line = strstr (text, "\nPss:");
+  if (line == NULL)
+    return -1;
+  return g_ascii_strtoll (line + 5, NULL, 10);
+}
+
+gint64
 bench_proc_cpu_ns (GPid pid)
 {
   g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);

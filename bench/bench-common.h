@@ -52,6 +52,10 @@ gint64 bench_percentile (const gint64 *sorted, gsize n, double p);
 /* A field of /proc/<pid>/status in KiB ("VmRSS", "VmHWM"), or -1. */
 gint64 bench_proc_status_kib (GPid pid, const char *field);
 
+/* Pss of /proc/<pid>/smaps_rollup in KiB (shared pages divided among the
+ * processes mapping them), or -1. */
+gint64 bench_proc_pss_kib (GPid pid);
+
 /* utime + stime of @pid in nanoseconds (clock-tick resolution), or -1. */
 gint64 bench_proc_cpu_ns (GPid pid);
 

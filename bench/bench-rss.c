@@ -66,23 +66,6 @@ flood_thread (gpointer data)
   return NULL;
 }
 
-/* Pss of /proc/<pid>/smaps_rollup in KiB (shared pages divided among
- * the processes mapping them), or -1. */
-static gint64
-proc_pss_kib (GPid pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/smaps_rollup", (int) pid);
-  g_autofree char *text = NULL;
-  const char *line;
-
-  if (!g_file_get_contents (path, &text, NULL, NULL))
-    return -1;
-  line = strstr (text, "\nPss:");
-  if (line == NULL)
-    return -1;
-  return g_ascii_strtoll (line + 5, NULL, 10);
-}
-
 static void
 report (const char *stage,
         const char *key,
@@ -99,7 +82,7 @@ report (const char *stage,
 
   /* RssFile is mostly the shared libraries' pages; RssAnon is the
    * helper's own heap and stacks. */
-  gint64 pss = proc_pss_kib (pid);
+  gint64 pss = bench_proc_pss_kib (pid);
   g_autofree char *pss_key = g_strdup_printf ("pss_%s", key);
 
   printf ("  %-26s VmRSS %5.1f MiB (anon %4.1f, file %4.1f)   Pss %5.1f MiB   VmHWM %5.1f MiB\n",
