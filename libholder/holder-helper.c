@@ -16,6 +16,7 @@
 #include "holder-client-io-private.h"
 #include "holder-error.h"
 #include "holder-runner.h"
+#include "holder-store-fs-private.h"
 #include "holder-store.h"
 #include "holder-store-private.h"
 #include "holder-util-private.h"
@@ -439,6 +440,9 @@ holder_helper_spawn (const char         *helper_path,
   helper->primary = g_strdup (names[0]);
   helper->root = holder_store_resolve_root_for_environ ((const char *const *) env, error);
   if (helper->root == NULL)
+    return NULL;
+  /* The helper would refuse it too, but only in its log: say it here. */
+  if (!holder_store_check_socket_paths (helper->root, error))
     return NULL;
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
