@@ -269,6 +269,14 @@ holder_server_start (HolderServer  *self,
   if (!self->backend_class->reconcile_finish (self->backend, reconciled, &reconcile_error))
     g_warning ("reconcile: %s", reconcile_error->message);
 
+  /* A signal during the reconcile began the shutdown (and may have ended
+   * it): take no name any more. */
+  if (self->shutting_down)
+    {
+      self->started = TRUE;
+      return TRUE;
+    }
+
   for (guint i = 0; self->names[i] != NULL; i++)
     {
       g_autoptr(GError) local_error = NULL;

@@ -26,8 +26,12 @@
 /* A lock file unlinked between our open and our lock is tried again; a
  * store where that keeps happening is being played with. */
 #define LOCK_ATTEMPTS 16
-/* A duplicate start waits this long for the winner's pidfile (written
- * microseconds after its lock), so that its message can name the winner. */
+/* A lock busy for this long is a live helper's: a prune holds one for
+ * microseconds. By then the winner of a duplicate start has written its
+ * pidfile too (microseconds after its lock), so the message can name it. */
+#define CLAIM_BUSY_MS 100
+/* Past this, a busy lock with no live pid in the pidfile still means a
+ * live helper (one that is stuck between its lock and its pidfile). */
 #define CLAIM_WAIT_MS 1000
 #define CLAIM_POLL_MS 2
 #define BIND_FOLDER_PREFIX ".bind-"
@@ -260,15 +264,18 @@ claim_busy_error (HolderStoreClaim  *claim,
 }
 
 /* Takes the lock, telling a live owner from a passing prune: a prune lets
- * go within microseconds, a helper writes its pidfile just as fast. */
+ * go within microseconds, a helper never (until it retires the name). Blocks
+ * for at most CLAIM_WAIT_MS, and only when the lock is busy: a duplicate
+ * start, or a runtime add of a name another helper serves. */
 static gboolean
 claim_lock (HolderStoreClaim  *claim,
             GError           **error)
 {
-  gint64 deadline = g_get_monotonic_time () + CLAIM_WAIT_MS * 1000;
+  gint64 first_busy = 0;
 
   for (;;)
     {
+      gint64 now;
       GPid pid;
 
       switch (holder_store_lock_take (claim->store, claim->lock_name, &claim->lock_fd, error))
@@ -281,10 +288,16 @@ claim_lock (HolderStoreClaim  *claim,
         default:
           break;
         }
-      pid = claim->kind == HOLDER_STORE_CLAIM_MEMBER ? claim_other_pid (claim) : 0;
-      if (pid > 0 || claim->kind == HOLDER_STORE_CLAIM_CONTROL ||
-          g_get_monotonic_time () >= deadline)
-        return claim_busy_error (claim, pid, error);
+      now = g_get_monotonic_time ();
+      if (first_busy == 0)
+        first_busy = now;
+      if (now - first_busy >= CLAIM_BUSY_MS * 1000)
+        {
+          pid = claim->kind == HOLDER_STORE_CLAIM_MEMBER ? claim_other_pid (claim) : 0;
+          if (pid > 0 || claim->kind == HOLDER_STORE_CLAIM_CONTROL ||
+              now - first_busy >= CLAIM_WAIT_MS * 1000)
+            return claim_busy_error (claim, pid, error);
+        }
       g_usleep (CLAIM_POLL_MS * 1000);
     }
 }
@@ -454,8 +467,9 @@ holder_store_claim_listen (HolderStoreClaim  *claim,
   if (renameat (dir_fd, "s", run_fd, claim->socket_name) != 0)
     goto fail;
 
-  claim->has_socket = TRUE;
-  claim->socket_st = st;
+  /* Swapped already? Then it is the user's, and we will not remove it. */
+  claim->has_socket = holder_store_stat_renamed (run_fd, claim->socket_name, &st,
+                                                 &claim->socket_st);
   remove_bind_folder (claim, dir_fd, folder);
   return sock;
 
@@ -492,6 +506,8 @@ holder_store_claim_write_pidfile (HolderStoreClaim  *claim,
         * half-written one, and a full disk leaves no empty pidfile. */
        holder_file_replace_at_full (dir_fd, "pid", shown, contents, strlen (contents), 0644,
                                     &st, &local_error);
+  if (ok)
+    claim->has_pidfile = holder_store_stat_renamed (dir_fd, "pid", &st, &claim->pidfile_st);
   if (dir_fd >= 0)
     close (dir_fd);
   if (!ok)
@@ -500,8 +516,6 @@ holder_store_claim_write_pidfile (HolderStoreClaim  *claim,
                    local_error->message);
       return FALSE;
     }
-  claim->has_pidfile = TRUE;
-  claim->pidfile_st = st;
   return TRUE;
 }
 

@@ -110,8 +110,20 @@ gboolean holder_store_read_pidfile_at (int          dir_fd,
                                        GPid        *out_pid,
                                        GError     **error);
 
-/* Unlinks @name in @dir_fd if it is still the inode @st describes: a
- * helper removes only what it made, never what replaced it. */
+/* The same file: device, inode, type and change time. */
+gboolean holder_store_same_file (const struct stat *a,
+                                 const struct stat *b);
+
+/* After renaming a file we made (described by @before) to @name in
+ * @dir_fd: its identity there, in @out_stat, if it is still ours. */
+gboolean holder_store_stat_renamed (int                dir_fd,
+                                    const char        *name,
+                                    const struct stat *before,
+                                    struct stat       *out_stat);
+
+/* Unlinks @name in @dir_fd if it is still the file @st describes
+ * (holder_store_same_file()): a helper removes only what it made, never
+ * what replaced it. */
 gboolean holder_store_unlink_if_same (int                dir_fd,
                                       const char        *name,
                                       const struct stat *st);

@@ -394,7 +394,8 @@ open_root (HolderStoreDir  *store,
               return -1;
             }
         }
-      if (!check_folder (store, &st, shown, TRUE, error))
+      /* A folder on the way; the root itself is checked below. */
+      if (stack->len > 0 && !check_folder (store, &st, shown, TRUE, error))
         {
           close (cur);
           return -1;
@@ -558,6 +559,35 @@ malformed:
 }
 
 gboolean
+holder_store_same_file (const struct stat *a,
+                        const struct stat *b)
+{
+  /* An inode number is reused as soon as its file is gone: the type and
+   * the change time tell a new file from ours. */
+  return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+         (a->st_mode & S_IFMT) == (b->st_mode & S_IFMT) &&
+         a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+gboolean
+holder_store_stat_renamed (int          dir_fd,
+                           const char  *name,
+                           const struct stat *before,
+                           struct stat *out_stat)
+{
+  struct stat now;
+
+  /* A rename changes the inode's ctime: look again, and keep what we see
+   * only if it is still our inode. */
+  if (fstatat (dir_fd, name, &now, AT_SYMLINK_NOFOLLOW) != 0 ||
+      now.st_dev != before->st_dev || now.st_ino != before->st_ino ||
+      (now.st_mode & S_IFMT) != (before->st_mode & S_IFMT))
+    return FALSE;
+  *out_stat = now;
+  return TRUE;
+}
+
+gboolean
 holder_store_unlink_if_same (int                dir_fd,
                              const char        *name,
                              const struct stat *st)
@@ -566,7 +596,7 @@ holder_store_unlink_if_same (int                dir_fd,
 
   if (fstatat (dir_fd, name, &now, AT_SYMLINK_NOFOLLOW) != 0)
     return FALSE;
-  if (now.st_dev != st->st_dev || now.st_ino != st->st_ino)
+  if (!holder_store_same_file (&now, st))
     {
       g_debug ("%s was replaced since it was made; leaving it alone", name);
       return FALSE;
