@@ -226,7 +226,7 @@ holder_store_check_socket_paths (const char *root,
   if (len <= max)
     return TRUE;
   g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_INVALID_ARGUMENT,
-               "storage root %s is too long: its socket paths (%s) are %" G_GSIZE_FORMAT
+               "storage root %s is too long: its socket paths (such as %s) are %" G_GSIZE_FORMAT
                " bytes, over the limit of %" G_GSIZE_FORMAT " bytes for a Unix socket "
                "path here (sun_path holds %" G_GSIZE_FORMAT " with the terminating NUL); "
                "set FLEETBOX_HOME to a folder of at most %" G_GSIZE_FORMAT " bytes",

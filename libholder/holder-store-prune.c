@@ -40,6 +40,9 @@ typedef struct {
                             const char *what,
                             gpointer    user_data);
   gpointer         user_data;
+  /* Lock files already reported (a member's guards its socket and its
+   * pidfile). */
+  GHashTable      *locks_seen;
 } Prune;
 
 static void
@@ -149,10 +152,9 @@ prune_guarded (Prune       *prune,
     {
       /* Removes the lock file, ours or the dead helper's. */
       holder_store_lock_drop (prune->store, lock_name, lock_fd);
-      if (had_lock && fstatat (run_fd, lock_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-        prune_report (prune, "lock file", lock_path);
+      had_lock = had_lock && fstatat (run_fd, lock_name, &st, AT_SYMLINK_NOFOLLOW) != 0;
     }
-  else if (had_lock)
+  if (had_lock && g_hash_table_add (prune->locks_seen, g_strdup (lock_name)))
     prune_report (prune, "lock file", lock_path);
   return TRUE;
 }
@@ -205,7 +207,6 @@ prune_run (Prune   *prune,
   if (run_fd < 0)
     return TRUE;
   names = list_folder (run_fd);
-  g_ptr_array_sort (names, (GCompareFunc) g_strcmp0);
 
   for (guint i = 0; i < names->len; i++)
     {
@@ -349,7 +350,8 @@ holder_store_dir_prune (HolderStoreDir  *store,
                         gpointer         user_data,
                         GError         **error)
 {
-  Prune prune = { store, dry_run, report, user_data };
+  g_autoptr(GHashTable) locks_seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  Prune prune = { store, dry_run, report, user_data, locks_seen };
 
   /* Pidfiles first: their locks are run/'s lock files, which go next. */
   return prune_clusters (&prune, error) && prune_run (&prune, error);
