@@ -18,6 +18,7 @@
 #include <glib/gstdio.h>
 
 #include "holder.h"
+#include "holder-peer-private.h"
 #include "holder-server-private.h"
 #include "holder-store-claim-private.h"
 #include "holder-test-util.h"
@@ -788,6 +789,45 @@ test_foreign_uid_refused (Fixture *fx, gconstpointer data)
   g_assert_false (holder_server_is_finished (fx->server));
 }
 
+/* The caps on open connections per peer uid. */
+static void
+test_peer_caps (void)
+{
+  HolderPeerTable *table = holder_peer_table_new ();
+
+  /* An allowed uid: many. */
+  for (guint i = 0; i < HOLDER_PEER_MAX_CONNECTIONS_ALLOWED; i++)
+    g_assert_true (holder_peer_table_admit (table, 0, TRUE));
+  g_assert_false (holder_peer_table_admit (table, 0, TRUE));
+  holder_peer_table_release (table, 0, TRUE);
+  g_assert_true (holder_peer_table_admit (table, 0, TRUE));
+
+  /* A refused uid: very few, whatever the allowed ones hold. */
+  for (guint i = 0; i < HOLDER_PEER_MAX_CONNECTIONS_REFUSED; i++)
+    g_assert_true (holder_peer_table_admit (table, 4343, FALSE));
+  g_assert_false (holder_peer_table_admit (table, 4343, FALSE));
+  holder_peer_table_release (table, 4343, FALSE);
+  g_assert_true (holder_peer_table_admit (table, 4343, FALSE));
+
+  /* All refused uids together: a few more, then none. */
+  for (gint64 uid = 5000; ; uid++)
+    {
+      guint admitted = 0;
+
+      for (guint i = 0; i < HOLDER_PEER_MAX_CONNECTIONS_REFUSED; i++)
+        admitted += holder_peer_table_admit (table, uid, FALSE);
+      if (admitted < HOLDER_PEER_MAX_CONNECTIONS_REFUSED)
+        {
+          g_assert_false (holder_peer_table_admit (table, uid + 1, FALSE));
+          break;
+        }
+      g_assert_cmpint (uid, <, 5000 + HOLDER_PEER_MAX_CONNECTIONS_REFUSED_TOTAL);
+    }
+  /* Which never starves an allowed uid. */
+  g_assert_true (holder_peer_table_admit (table, 1000, TRUE));
+  holder_peer_table_free (table);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -811,6 +851,7 @@ main (int argc, char **argv)
   ADD ("/server/pidfile-unwritable", test_pidfile_unwritable);
   ADD ("/server/foreign-uid-refused", test_foreign_uid_refused);
 #undef ADD
+  g_test_add_func ("/server/peer-caps", test_peer_caps);
 
   return g_test_run ();
 }
