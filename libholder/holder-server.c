@@ -68,7 +68,6 @@ server_accept_member (HolderMember *m,
     .request_timeout_ms = self->request_timeout_ms,
     .on_request = holder_dispatch_request,
     .on_closed = on_conn_closed,
-    .user_data = holder_member_ref (m),
     .destroy_data = (GDestroyNotify) holder_member_unref,
   };
   HolderConn *conn;
@@ -83,6 +82,7 @@ server_accept_member (HolderMember *m,
       close (fd);
       return;
     }
+  options.user_data = holder_member_ref (m);
   conn = holder_conn_new (fd, &options);
   holder_conn_set_peer_uid (conn, uid);
   /* The set holds the connection's reference until it closes. */

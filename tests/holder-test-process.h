@@ -233,6 +233,12 @@ sandbox_own_by (Sandbox *sb,
 pid_t
 fork_as (uid_t uid);
 
+/* Ends a fork_as() child with status 0. Through exec, not _exit(): under
+ * valgrind a forked child's exit runs a leak check that sees the parent's
+ * other threads' memory as lost and fails with --error-exitcode. */
+G_NORETURN void
+child_exit_ok (void);
+
 /* Waits for a fork_as() child; its exit status (-1 if it was killed). */
 int
 wait_child (pid_t pid);
@@ -253,6 +259,10 @@ run_helper_to_exit (Sandbox     *sb,
 /* The mode bits, owner and contents of @path, to compare before and after. */
 char *
 file_fingerprint (const char *path);
+
+/* @text without the lines a wrapper (valgrind: "==pid== ...") added. */
+char *
+without_wrapper_lines (const char *text);
 
 /* TRUE if any Unix socket bound in the system has a path containing
  * @needle (/proc/net/unix). */

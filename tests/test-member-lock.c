@@ -22,7 +22,7 @@ static char *
 read_stderr (GSubprocess *process)
 {
   GInputStream *err = g_subprocess_get_stderr_pipe (process);
-  GString *text = g_string_new (NULL);
+  g_autoptr(GString) text = g_string_new (NULL);
 
   for (;;)
     {
@@ -33,7 +33,7 @@ read_stderr (GSubprocess *process)
         break;
       g_string_append_len (text, buf, n);
     }
-  return g_string_free (text, FALSE);
+  return without_wrapper_lines (text->str);
 }
 
 typedef struct {
@@ -301,6 +301,14 @@ start_and_kill (Sandbox *sb)
   return pid;
 }
 
+static gboolean
+not_served_cb (gpointer data)
+{
+  Sandbox *sb = data;
+
+  return !holder_store_member_is_served (sb->root, "kill-1", NULL);
+}
+
 static void
 reap (GPid pid)
 {
@@ -326,11 +334,14 @@ test_sigkill_leftovers_pruned (void)
 
   zombie = start_and_kill (sb);
   /* A zombie's pid is still in use, and its pidfile names it: neither
-   * makes it a live helper (the kernel dropped its locks). */
+   * makes it a live helper. The kernel drops the locks once the last of
+   * its threads has exited (its main thread may be a zombie a moment
+   * before). */
+  g_assert_true (wait_until (not_served_cb, sb, scaled (5000)));
   g_assert_true (pid_gone (zombie));
   g_assert_no_errno (kill (zombie, 0));
   g_assert_cmpint (read_pidfile (sb, "kill-1"), ==, zombie);
-  g_assert_false (holder_store_member_is_served (sb->root, "kill-1", NULL));
+  g_assert_false (holder_store_member_is_served (sb->root, "kill-2", NULL));
   g_assert_false (holder_client_is_running (sb->root, "kill-2"));
 
   run = g_build_filename (sb->root, "run", NULL);

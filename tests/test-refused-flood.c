@@ -112,7 +112,9 @@ flood (const char *path,
             }
         }
     }
-  _exit (connected > 0 ? 0 : 2);
+  if (connected == 0)
+    _exit (2);
+  child_exit_ok ();
 }
 
 /* A status round trip on @name's socket as root: its time in ms, or -1
@@ -161,7 +163,7 @@ refused_without_request (const char *path)
       while ((n = read (fd, buf, sizeof buf)) > 0)
         if (write (pipefd[1], buf, n) != n)
           _exit (4);
-      _exit (0);
+      child_exit_ok ();
     }
   close (pipefd[1]);
   reply = read_to_eof (pipefd[0], scaled (5000), NULL);

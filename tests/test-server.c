@@ -587,7 +587,8 @@ test_refuses_live_owner (Fixture *fx, gconstpointer data)
   g_autofree char *dir = holder_store_member_dir (fx->root, "owned");
   g_autofree char *pidfile = holder_store_pidfile_path (fx->root, "owned");
   g_autofree char *socket = holder_store_socket_path (fx->root, "owned");
-  g_autofree char *lock_name = g_strconcat (holder_store_socket_hash ("owned"), ".sock.lock", NULL);
+  g_autofree char *hash = holder_store_socket_hash ("owned");
+  g_autofree char *lock_name = g_strconcat (hash, ".sock.lock", NULL);
   g_autofree char *ppid = g_strdup_printf ("%d", (int) getppid ());
   g_autofree char *expected = g_strdup_printf ("member owned is already served by helper %s", ppid);
   HolderServerOptions options = { 0 };

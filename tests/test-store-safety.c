@@ -435,7 +435,7 @@ test_made_for_the_owner (void)
       while ((n = read (fd, buf, sizeof buf)) > 0)
         if (write (pipefd[1], buf, n) != n)
           _exit (4);
-      _exit (0);
+      child_exit_ok ();
     }
   close (pipefd[1]);
   {
@@ -575,13 +575,13 @@ test_chmod_race (void)
   if (racers[0] == 0)
     {
       race_sockets ((char **) socks->pdata, run, v->file, end);
-      _exit (0);
+      child_exit_ok ();
     }
   racers[1] = fork_as (OWNER_UID);
   if (racers[1] == 0)
     {
       race_pidfiles_and_folders ((char **) pidfiles->pdata, run, v->file, v->dir, end);
-      _exit (0);
+      child_exit_ok ();
     }
 
   /* Meanwhile root starts and stops helpers for those names. */
