@@ -102,6 +102,13 @@ int holder_store_dir_open_member (HolderStoreDir  *store,
                                   gboolean         create,
                                   GError         **error);
 
+/* Opens (creating, 0644) the log file @name in the root for appending:
+ * never through a link, never a FIFO or a file with other names. Errors
+ * are HOLDER_ERROR_PERMISSION_DENIED or HOLDER_ERROR_FAILED. */
+int holder_store_dir_open_log (HolderStoreDir  *store,
+                               const char      *name,
+                               GError         **error);
+
 /* Reads the pidfile in the member folder @dir_fd strictly (see
  * holder_store_read_pidfile()), without following a link and without
  * blocking on a FIFO; @shown names it in messages. */

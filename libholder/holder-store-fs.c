@@ -169,11 +169,13 @@ set_errno_error (GError    **error,
 
 static gboolean
 set_link_error (GError    **error,
-                const char *path)
+                const char *path,
+                gboolean    folder)
 {
   g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_UNSAFE_PATH,
                "%s is a symbolic link: the helper never follows links inside the storage "
-               "root; replace it with a real folder (or remove it)", path);
+               "root; %s", path,
+               folder ? "replace it with a real folder (or remove it)" : "remove it");
   return FALSE;
 }
 
@@ -447,7 +449,7 @@ holder_store_dir_open_folder (HolderStoreDir  *store,
 
       if ((saved_errno == ELOOP || saved_errno == ENOTDIR || saved_errno == EMLINK) &&
           fstatat (parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK (st.st_mode))
-        set_link_error (error, path);
+        set_link_error (error, path, TRUE);
       else
         set_errno_error (error, saved_errno, "open", path);
       return -1;
@@ -504,6 +506,44 @@ holder_store_dir_open_member (HolderStoreDir  *store,
 
 /* --------------------------------------------------------------- files */
 
+int
+holder_store_dir_open_log (HolderStoreDir  *store,
+                           const char      *name,
+                           GError         **error)
+{
+  g_autofree char *path = g_build_filename (store->path, name, NULL);
+  struct stat st;
+  int saved_errno;
+  int fd;
+
+  /* O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of hanging. */
+  fd = openat (store->root_fd, name,
+               O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+  if (fd < 0)
+    {
+      saved_errno = errno;
+      if (saved_errno == ELOOP)
+        {
+          set_link_error (error, path, FALSE);
+          return -1;
+        }
+      g_set_error (error, HOLDER_ERROR,
+                   saved_errno == EACCES ? HOLDER_ERROR_PERMISSION_DENIED : HOLDER_ERROR_FAILED,
+                   "open %s: %s", path, g_strerror (saved_errno));
+      return -1;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || st.st_nlink != 1)
+    {
+      close (fd);
+      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_UNSAFE_PATH,
+                   "log file %s is not a plain file of the store; remove it", path);
+      return -1;
+    }
+  if (fcntl (fd, F_SETFL, O_APPEND) != 0)
+    g_debug ("clear O_NONBLOCK on %s: %s", path, g_strerror (errno));
+  return fd;
+}
+
 gboolean
 holder_store_read_pidfile_at (int          dir_fd,
                               const char  *shown,
@@ -523,7 +563,7 @@ holder_store_read_pidfile_at (int          dir_fd,
       int saved_errno = errno;
 
       if (saved_errno == ELOOP)
-        return set_link_error (error, shown);
+        return set_link_error (error, shown, FALSE);
       return set_errno_error (error, saved_errno, "open", shown);
     }
   if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))

@@ -300,6 +300,37 @@ test_symlinked_lock_file (void)
   victim_assert_untouched (v);
 }
 
+/* A detached helper's log (opened by the client, root here): a link to a
+ * root file is refused, not appended to. */
+static void
+test_symlinked_runner_log (void)
+{
+  g_autoptr(Sandbox) sb = NULL;
+  g_autoptr(Victim) v = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *log = NULL;
+  const char *names[] = { "web-1", NULL };
+
+  if (skip_unless_root ())
+    return;
+  sb = sandbox_new ();
+  v = victim_new ();
+  sandbox_own_by (sb, OWNER_UID);
+  make_store_as_owner (sb);
+  log = g_build_filename (sb->root, "runner-web-1.log", NULL);
+  plant_link (v->file, log);
+
+  /* The client runs as root under the owner's sudo too. */
+  g_setenv ("SUDO_UID", "4242", TRUE);
+  g_assert_null (holder_helper_spawn (sb->program, names, (const char *const *) sb->env,
+                                      HOLDER_SPAWN_FLAGS_DETACHED, &error));
+  g_unsetenv ("SUDO_UID");
+  g_test_message ("spawn: %s", error->message);
+  g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_UNSAFE_PATH);
+  g_assert_nonnull (strstr (error->message, log));
+  victim_assert_untouched (v);
+}
+
 /* ---- owners and modes --------------------------------------------------- */
 
 static void
@@ -627,6 +658,7 @@ main (int    argc,
   g_test_add_func ("/store-safety/symlinked-member-folders", test_symlinked_member_folders);
   g_test_add_func ("/store-safety/symlinked-pidfile", test_symlinked_pidfile);
   g_test_add_func ("/store-safety/symlinked-lock-file", test_symlinked_lock_file);
+  g_test_add_func ("/store-safety/symlinked-runner-log", test_symlinked_runner_log);
   g_test_add_func ("/store-safety/foreign-owner-refused", test_foreign_owner_refused);
   g_test_add_func ("/store-safety/made-for-the-owner", test_made_for_the_owner);
   g_test_add_func ("/store-safety/chmod-race", test_chmod_race);
