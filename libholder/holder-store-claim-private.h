@@ -96,7 +96,9 @@ void holder_store_claim_release (HolderStoreClaim *claim);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HolderStoreClaim, holder_store_claim_release)
 
-/* holder_store_prune() on an open store (holder-store-prune.c). */
+/* holder_store_prune() on an open store (holder-store-prune.c). An entry
+ * that cannot be pruned does not stop the others: the first such failure
+ * is returned once all have been tried. */
 gboolean holder_store_dir_prune (HolderStoreDir  *store,
                                  gboolean         dry_run,
                                  void           (*report) (const char *kind,

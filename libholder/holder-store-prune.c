@@ -43,7 +43,22 @@ typedef struct {
   /* Lock files already reported (a member's guards its socket and its
    * pidfile). */
   GHashTable      *locks_seen;
+  /* The first entry that could not be pruned; the others are pruned on. */
+  GError          *first_error;
 } Prune;
+
+/* One entry failed (a planted link as its lock file, say): note the first
+ * such failure and go on with the others. */
+static void
+prune_failed (Prune  *prune,
+              GError *error)
+{
+  g_debug ("prune: %s", error->message);
+  if (prune->first_error == NULL)
+    prune->first_error = error;
+  else
+    g_error_free (error);
+}
 
 static void
 prune_report (Prune      *prune,
@@ -194,9 +209,8 @@ prune_bind_folder (Prune      *prune,
 }
 
 /* run/: sockets and lock files of dead helpers, and bind folders. */
-static gboolean
-prune_run (Prune   *prune,
-           GError **error)
+static void
+prune_run (Prune *prune)
 {
   int run_fd = holder_store_dir_get_run_fd (prune->store);
   g_autofree char *run_path = g_build_filename (holder_store_dir_get_path (prune->store), "run",
@@ -205,7 +219,7 @@ prune_run (Prune   *prune,
   g_autoptr(GPtrArray) sockets = g_ptr_array_new_with_free_func (g_free);
 
   if (run_fd < 0)
-    return TRUE;
+    return;
   names = list_folder (run_fd);
 
   for (guint i = 0; i < names->len; i++)
@@ -234,6 +248,7 @@ prune_run (Prune   *prune,
       g_autoptr(GPtrArray) entries = g_ptr_array_new ();
       g_autoptr(GPtrArray) kinds = g_ptr_array_new ();
       struct stat st;
+      g_autoptr(GError) local_error = NULL;
 
       if (fstatat (run_fd, socket_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
         {
@@ -241,10 +256,9 @@ prune_run (Prune   *prune,
           g_ptr_array_add (kinds, g_str_has_suffix (socket_name, ".ctl")
                                   ? "control socket" : "socket");
         }
-      if (!prune_guarded (prune, lock_name, run_fd, run_path, entries, kinds, error))
-        return FALSE;
+      if (!prune_guarded (prune, lock_name, run_fd, run_path, entries, kinds, &local_error))
+        prune_failed (prune, g_steal_pointer (&local_error));
     }
-  return TRUE;
 }
 
 /* One member folder: its pidfile and the pidfile's temporary files, guarded
@@ -287,9 +301,8 @@ prune_member (Prune       *prune,
 
 /* clusters/<cluster>/<name>/: pidfiles of dead helpers. Links and names
  * that are no member of that cluster are skipped. */
-static gboolean
-prune_clusters (Prune   *prune,
-                GError **error)
+static void
+prune_clusters (Prune *prune)
 {
   int clusters_fd = holder_store_dir_get_clusters_fd (prune->store);
   g_autofree char *clusters_path = g_build_filename (holder_store_dir_get_path (prune->store),
@@ -297,7 +310,7 @@ prune_clusters (Prune   *prune,
   g_autoptr(GPtrArray) clusters = NULL;
 
   if (clusters_fd < 0 || holder_store_dir_get_run_fd (prune->store) < 0)
-    return TRUE;
+    return;
   clusters = list_folder (clusters_fd);
 
   for (guint i = 0; i < clusters->len; i++)
@@ -316,7 +329,7 @@ prune_clusters (Prune   *prune,
           const char *name = g_ptr_array_index (members, j);
           g_autofree char *member_path = NULL;
           g_autofree char *expected = NULL;
-          gboolean ok;
+          g_autoptr(GError) local_error = NULL;
           int member_fd;
 
           if (!holder_name_validate (name, NULL))
@@ -328,17 +341,12 @@ prune_clusters (Prune   *prune,
           if (member_fd < 0)
             continue;
           member_path = g_build_filename (cluster_path, name, NULL);
-          ok = prune_member (prune, member_fd, member_path, name, error);
+          if (!prune_member (prune, member_fd, member_path, name, &local_error))
+            prune_failed (prune, g_steal_pointer (&local_error));
           close (member_fd);
-          if (!ok)
-            {
-              close (cluster_fd);
-              return FALSE;
-            }
         }
       close (cluster_fd);
     }
-  return TRUE;
 }
 
 gboolean
@@ -351,10 +359,17 @@ holder_store_dir_prune (HolderStoreDir  *store,
                         GError         **error)
 {
   g_autoptr(GHashTable) locks_seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  Prune prune = { store, dry_run, report, user_data, locks_seen };
+  Prune prune = { store, dry_run, report, user_data, locks_seen, NULL };
 
   /* Pidfiles first: their locks are run/'s lock files, which go next. */
-  return prune_clusters (&prune, error) && prune_run (&prune, error);
+  prune_clusters (&prune);
+  prune_run (&prune);
+  if (prune.first_error != NULL)
+    {
+      g_propagate_error (error, prune.first_error);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 gboolean

@@ -368,6 +368,35 @@ test_sigkill_leftovers_pruned (void)
   reap (zombie);
 }
 
+/* An entry that cannot be pruned (a link planted as a lock file beside a
+ * stale socket) is reported as the error, after the rest was pruned. */
+static void
+test_prune_goes_on (void)
+{
+  g_autoptr(Sandbox) sb = sandbox_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *planted = NULL;
+  g_autofree char *planted_sock = NULL;
+  g_autofree char *run = NULL;
+  g_autofree char *left = NULL;
+  GPid zombie;
+
+  zombie = start_and_kill (sb);
+  reap (zombie);
+  run = g_build_filename (sb->root, "run", NULL);
+  planted = g_build_filename (run, "0123456789abcdef.sock.lock", NULL);
+  planted_sock = g_build_filename (run, "0123456789abcdef.sock", NULL);
+  g_assert_no_errno (symlink ("/etc/passwd", planted));
+  g_assert_true (g_file_set_contents (planted_sock, "", 0, NULL));
+
+  g_assert_false (holder_store_prune (sb->root, FALSE, NULL, NULL, &error));
+  g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_UNSAFE_PATH);
+  g_assert_nonnull (strstr (error->message, planted));
+  left = listing (run);
+  g_assert_cmpstr (left, ==, "0123456789abcdef.sock 0123456789abcdef.sock.lock");
+  g_assert_cmpint (read_pidfile (sb, "kill-1"), ==, 0);
+}
+
 /* The next helper, whatever its names, removes what a killed one left. */
 static void
 test_sigkill_leftovers_at_start (void)
@@ -507,6 +536,7 @@ main (int    argc,
   g_test_add_func ("/member-lock/retire-removes-only-its-own", test_retire_removes_only_its_own);
   g_test_add_func ("/member-lock/sigkill-leftovers-pruned", test_sigkill_leftovers_pruned);
   g_test_add_func ("/member-lock/sigkill-leftovers-at-start", test_sigkill_leftovers_at_start);
+  g_test_add_func ("/member-lock/prune-goes-on", test_prune_goes_on);
   g_test_add_func ("/member-lock/root-too-long", test_root_too_long);
   return g_test_run ();
 }
