@@ -404,7 +404,13 @@ open_root (HolderStoreDir  *store,
         }
     }
 
-  /* The root itself: no sticky exception. */
+  /* The root itself (where the last link led): no sticky exception. */
+  if (fstat (cur, &st) != 0)
+    {
+      set_errno_error (error, errno, verb, root);
+      close (cur);
+      return -1;
+    }
   if (!check_folder (store, &st, root, FALSE, error))
     {
       close (cur);
