@@ -483,15 +483,13 @@ holder_client_boot_member (const char              *root,
  * Member status and lifetime
  */
 
+/* Served by a live helper: it holds the member's lock (a pid in a pidfile
+ * may have been reused; a lock dies with its helper). */
 static gboolean
 client_is_running_at (const char *root,
                       const char *name)
 {
-  GPid pid = 0;
-
-  if (!holder_store_read_pidfile (root, name, &pid, NULL))
-    return FALSE;
-  return holder_pid_is_alive (pid);
+  return holder_store_member_is_served (root, name, NULL);
 }
 
 gboolean
@@ -610,7 +608,8 @@ holder_client_stop (const char  *root,
   deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
 
   /* The reply is only a courtesy ({} is written before the teardown): the
-   * pidfile going away is what says the member has stopped. */
+   * member's lock going away (after its socket and pidfile) is what says
+   * it has stopped. */
   request = holder_request_new ("stop");
   reply = client_send_sync (resolved, name, request, STOP_REPLY_TIMEOUT_MS,
                             SHORT_DIAL_WINDOW_MS, &local_error);

@@ -150,23 +150,26 @@ gboolean holder_client_boot_member (const char              *root,
                                     guint                    timeout_ms,
                                     GError                 **error);
 
-/* The member's status: from its live helper if one serves it, else from the
- * store (state "stopped" if its folder exists; HOLDER_ERROR_NOT_FOUND if
- * not). */
+/* The member's status: from its live helper if one serves it
+ * (holder_store_member_is_served()), else from the store (state "stopped"
+ * if its folder exists; HOLDER_ERROR_NOT_FOUND if not). */
 HOLDER_EXPORT
 HolderStatus *holder_client_status (const char  *root,
                                     const char  *name,
                                     GError     **error);
 
-/* Sends stop, then waits up to @timeout_ms (0: 30 s) for the member's
- * pidfile to go. A member no helper serves is already stopped: TRUE. */
+/* Sends stop, then waits up to @timeout_ms (0: 30 s) for the member to be
+ * served no more (holder_store_member_is_served(): its helper has removed
+ * its socket and pidfile and let go of its lock). A member no helper
+ * serves is already stopped: TRUE. */
 HOLDER_EXPORT
 gboolean holder_client_stop (const char  *root,
                              const char  *name,
                              guint        timeout_ms,
                              GError     **error);
 
-/* TRUE if a live helper (not a zombie) owns @name's pidfile. */
+/* TRUE if a live helper serves @name (holder_store_member_is_served(): it
+ * holds the member's lock; a zombie or a reused pid does not). */
 HOLDER_EXPORT
 gboolean holder_client_is_running (const char *root,
                                    const char *name);

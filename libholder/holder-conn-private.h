@@ -62,12 +62,18 @@ int holder_conn_get_fd (HolderConn *conn);
 /* The user_data given to holder_conn_new(). */
 gpointer holder_conn_get_data (HolderConn *conn);
 
-/* Marks the peer as one that may not command the helper: its request is
- * read, then refused with @uid in the message, and nothing else. */
-void holder_conn_set_denied (HolderConn *conn,
-                             gint64      uid);
-gboolean holder_conn_is_denied (HolderConn *conn,
-                                gint64     *out_uid);
+/* The peer's uid (-1 when unknown), for its owner's bookkeeping and the
+ * refusal's message. */
+void holder_conn_set_peer_uid (HolderConn *conn,
+                               gint64      uid);
+gint64 holder_conn_get_peer_uid (HolderConn *conn);
+
+/* Instead of holder_conn_start(), for a peer that may not command the
+ * helper: writes `permission denied: uid N may not command this helper`
+ * at once, without reading or buffering anything the peer sent, then
+ * discards its bytes until it hangs up (bounded in time) and closes. */
+void holder_conn_refuse (HolderConn *conn);
+gboolean holder_conn_is_denied (HolderConn *conn);
 
 /* Writes @reply in full (a slow reader only makes us wait), runs @then,
  * then closes. A connection that already replied or closed only runs

@@ -39,7 +39,7 @@ struct _HolderConn {
   /* Unread request bytes may remain: drain them before closing (see
    * conn_linger()). */
   gboolean             linger;
-  gint64               denied_uid;
+  gint64               peer_uid;
   gboolean             denied;
   gboolean             closed;
 };
@@ -53,7 +53,8 @@ holder_conn_new (int                      fd,
   conn->ref_count = 1;
   conn->fd = fd;
   conn->options = *options;
-  conn->buffer = g_byte_array_sized_new (READ_CHUNK);
+  conn->peer_uid = -1;
+  /* The buffer comes with the first read: a refused peer never gets one. */
   return conn;
 }
 
@@ -90,19 +91,21 @@ holder_conn_get_data (HolderConn *conn)
 }
 
 void
-holder_conn_set_denied (HolderConn *conn,
-                        gint64      uid)
+holder_conn_set_peer_uid (HolderConn *conn,
+                          gint64      uid)
 {
-  conn->denied = TRUE;
-  conn->denied_uid = uid;
+  conn->peer_uid = uid;
+}
+
+gint64
+holder_conn_get_peer_uid (HolderConn *conn)
+{
+  return conn->peer_uid;
 }
 
 gboolean
-holder_conn_is_denied (HolderConn *conn,
-                       gint64     *out_uid)
+holder_conn_is_denied (HolderConn *conn)
 {
-  if (out_uid != NULL)
-    *out_uid = conn->denied_uid;
   return conn->denied;
 }
 
@@ -336,14 +339,6 @@ conn_dispatch (HolderConn *conn,
                gsize       len)
 {
   clear_source (&conn->timeout);
-  if (conn->denied)
-    {
-      /* Read first, refuse second: closing on unread bytes could lose
-       * the reply. */
-      holder_conn_reply_error (conn, "permission denied: uid %" G_GINT64_FORMAT
-                               " may not command this helper", conn->denied_uid);
-      return;
-    }
   conn->options.on_request (conn, line, len, conn->options.user_data);
 }
 
@@ -359,6 +354,8 @@ conn_read (HolderConn *conn)
       const guint8 *newline;
       ssize_t n;
 
+      if (conn->buffer == NULL)
+        conn->buffer = g_byte_array_sized_new (READ_CHUNK);
       g_byte_array_set_size (conn->buffer, conn->scanned + want);
       n = recv (conn->fd, conn->buffer->data + conn->scanned, want, 0);
       if (n < 0)
@@ -419,6 +416,19 @@ on_conn_readable (int          fd,
   holder_conn_unref (conn);
   /* conn_read() keeps, replaces or removes conn->watch itself. */
   return G_SOURCE_CONTINUE;
+}
+
+void
+holder_conn_refuse (HolderConn *conn)
+{
+  conn->denied = TRUE;
+  /* Answered before anything is read, and nothing is ever buffered: the
+   * reply is one short line, written at once, then whatever the peer sends
+   * is discarded (not kept) until it hangs up or LINGER_MS pass, so that
+   * closing with its request unread cannot cost it the reply. */
+  conn->linger = TRUE;
+  holder_conn_reply_error (conn, "permission denied: uid %" G_GINT64_FORMAT
+                           " may not command this helper", conn->peer_uid);
 }
 
 void

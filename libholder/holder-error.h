@@ -29,6 +29,10 @@ G_BEGIN_DECLS
  * @HOLDER_ERROR_NO_BACKEND: the requested backend is not compiled in
  * @HOLDER_ERROR_PERMISSION_DENIED: the peer may not issue commands
  * @HOLDER_ERROR_HELPER_EXITED: the helper process went away
+ * @HOLDER_ERROR_UNSAFE_PATH: a folder or file of the storage root that a
+ *   helper refuses to use: a symbolic link where the store has a folder or
+ *   file of its own, or, running as root, something another user owns or
+ *   can write to (the message says what to fix)
  *
  * Error codes of the %HOLDER_ERROR domain. A client maps the error texts of
  * protocol replies back onto these codes, so callers can branch on them.
@@ -49,6 +53,7 @@ typedef enum {
   HOLDER_ERROR_NO_BACKEND,
   HOLDER_ERROR_PERMISSION_DENIED,
   HOLDER_ERROR_HELPER_EXITED,
+  HOLDER_ERROR_UNSAFE_PATH,
 } HolderError;
 
 HOLDER_EXPORT

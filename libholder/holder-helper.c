@@ -17,6 +17,7 @@
 #include "holder-error.h"
 #include "holder-platform-private.h"
 #include "holder-runner.h"
+#include "holder-store-fs-private.h"
 #include "holder-store.h"
 #include "holder-store-private.h"
 #include "holder-util-private.h"
@@ -392,6 +393,7 @@ holder_helper_spawn (const char         *helper_path,
                      GError            **error)
 {
   g_autoptr(HolderHelper) helper = NULL;
+  g_autoptr(HolderStoreDir) store = NULL;
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_auto(GStrv) env = NULL;
   g_autofree char *program = NULL;
@@ -443,6 +445,9 @@ holder_helper_spawn (const char         *helper_path,
   helper->root = holder_store_resolve_root_for_environ ((const char *const *) env, error);
   if (helper->root == NULL)
     return NULL;
+  /* The helper would refuse it too, but only in its log: say it here. */
+  if (!holder_store_check_socket_paths (helper->root, error))
+    return NULL;
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   if (helper->detached)
@@ -452,21 +457,13 @@ holder_helper_spawn (const char         *helper_path,
       int fd;
 
       env = g_environ_unsetenv (env, HOLDER_PARENT_PID_ENV);
-      if (!holder_store_ensure_root (helper->root, error))
+      store = holder_store_dir_open (helper->root, HOLDER_STORE_DIR_CREATE, error);
+      if (store == NULL)
         return NULL;
       helper->log_path = g_build_filename (helper->root, log_name, NULL);
-      fd = open (helper->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-                 0644);
+      fd = holder_store_dir_open_log (store, log_name, error);
       if (fd < 0)
-        {
-          int saved = errno;
-
-          g_set_error (error, HOLDER_ERROR,
-                       saved == EACCES ? HOLDER_ERROR_PERMISSION_DENIED
-                                       : HOLDER_ERROR_FAILED,
-                       "open %s: %s", helper->log_path, g_strerror (saved));
-          return NULL;
-        }
+        return NULL;
       g_subprocess_launcher_take_stdout_fd (launcher, fd);
       g_subprocess_launcher_take_stderr_fd (launcher, dup (fd));
       g_subprocess_launcher_set_child_setup (launcher, detached_child_setup,

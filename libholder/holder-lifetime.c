@@ -26,6 +26,7 @@
 #include "holder-listener-private.h"
 #include "holder-peer-private.h"
 #include "holder-platform-private.h"
+#include "holder-store-claim-private.h"
 #include "holder-store.h"
 #include "holder-version.h"
 
@@ -42,6 +43,7 @@ typedef struct _CtlConn CtlConn;
 struct _HolderLifetime {
   HolderLifetimeGoneFunc on_gone;
   gpointer        user_data;
+  HolderStoreClaim *claim;
   HolderListener *listener;
   GList          *conns;
   GPid            parent_pid;
@@ -308,7 +310,7 @@ lifetime_watch_parent (HolderLifetime *lifetime)
 /* ---------------------------------------------------------------- public */
 
 HolderLifetime *
-holder_lifetime_new (const char              *root,
+holder_lifetime_new (HolderStoreDir          *store,
                      const char              *primary,
                      GPid                     parent_pid,
                      HolderLifetimeGoneFunc   on_gone,
@@ -316,7 +318,7 @@ holder_lifetime_new (const char              *root,
                      GError                 **error)
 {
   HolderLifetime *lifetime;
-  g_autofree char *path = holder_store_control_socket_path (root, primary);
+  int fd;
 
   lifetime = g_new0 (HolderLifetime, 1);
   lifetime->on_gone = on_gone;
@@ -325,13 +327,17 @@ holder_lifetime_new (const char              *root,
   lifetime->context = g_main_context_ref_thread_default ();
 
   /* Listening before any boot lets the client bind at once. */
-  lifetime->listener = holder_listener_new (path, on_incoming_control, lifetime, error);
-  if (lifetime->listener == NULL)
+  lifetime->claim = holder_store_claim_take (store, HOLDER_STORE_CLAIM_CONTROL, primary, error);
+  fd = lifetime->claim != NULL
+       ? holder_store_claim_listen (lifetime->claim, HOLDER_LISTENER_BACKLOG, error) : -1;
+  if (fd < 0)
     {
       g_prefix_error (error, "control socket: ");
       holder_lifetime_free (lifetime);
       return NULL;
     }
+  lifetime->listener = holder_listener_new (fd, holder_store_claim_get_socket_path (lifetime->claim),
+                                            on_incoming_control, lifetime);
 
   if (parent_pid > 0)
     lifetime_watch_parent (lifetime);
@@ -346,6 +352,7 @@ holder_lifetime_free (HolderLifetime *lifetime)
     return;
 
   g_clear_pointer (&lifetime->listener, holder_listener_free);
+  g_clear_pointer (&lifetime->claim, holder_store_claim_release);
   /* Closing our own end is no client death: ctl_close() cancels the reads
    * first, so their callbacks see `closed` and trigger nothing. */
   while (lifetime->conns != NULL)

@@ -17,15 +17,19 @@ typedef struct _HolderListener HolderListener;
 typedef void (*HolderListenerFunc) (int      fd,
                                     gpointer user_data);
 
-/* Replaces a stale file at @path, binds and listens, makes the socket
- * connectable by anyone when running as root (the protocol wants the
- * invoking user to reach it), and calls @func for every connection. */
-HolderListener *holder_listener_new (const char          *path,
-                                     HolderListenerFunc   func,
-                                     gpointer             user_data,
-                                     GError             **error);
+/* Many clients connect at once (a test suite's workers): let them queue
+ * instead of being refused. The kernel caps it at somaxconn. */
+#define HOLDER_LISTENER_BACKLOG 1024
 
-/* Stops accepting, closes the socket and removes @path. */
+/* Calls @func for every connection on the listening socket @fd (which it
+ * takes; bound by holder_store_claim_listen()). @path is for logs. */
+HolderListener *holder_listener_new (int                 fd,
+                                     const char         *path,
+                                     HolderListenerFunc  func,
+                                     gpointer            user_data);
+
+/* Stops accepting and closes the socket. Removing its file is the store's
+ * business (holder_store_claim_release()). */
 void holder_listener_free (HolderListener *listener);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HolderListener, holder_listener_free)

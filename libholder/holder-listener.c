@@ -9,10 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <gio/gunixsocketaddress.h>
-#include <glib/gstdio.h>
+#include <glib-unix.h>
 
-#include "holder-error.h"
 #include "holder-listener-private.h"
 #include "holder-platform-private.h"
 
@@ -21,13 +19,10 @@
 #define ACCEPT_BATCH 32
 /* With no file descriptor left, wait this long before trying again. */
 #define FD_EXHAUSTED_BACKOFF_MS 100
-/* Many clients connect at once (a test suite's workers): let them queue
- * instead of being refused. The kernel caps it at somaxconn. */
-#define LISTEN_BACKLOG 1024
 
 struct _HolderListener {
   char               *path;
-  GSocket            *socket;
+  int                 fd;
   GSource            *source;
   GMainContext       *context;
   HolderListenerFunc  func;
@@ -53,12 +48,11 @@ on_backoff_over (gpointer user_data)
 }
 
 static gboolean
-on_incoming (GSocket      *socket,
-             GIOCondition  condition,
-             gpointer      user_data)
+on_incoming (int          listen_fd,
+             GIOCondition condition,
+             gpointer     user_data)
 {
   HolderListener *listener = user_data;
-  int listen_fd = g_socket_get_fd (socket);
 
   for (guint i = 0; i < ACCEPT_BATCH; i++)
     {
@@ -103,62 +97,29 @@ on_incoming (GSocket      *socket,
 static void
 listener_watch (HolderListener *listener)
 {
-  listener->source = g_socket_create_source (listener->socket, G_IO_IN, NULL);
+  listener->source = g_unix_fd_source_new (listener->fd, G_IO_IN);
   g_source_set_callback (listener->source, G_SOURCE_FUNC (on_incoming), listener, NULL);
   g_source_attach (listener->source, listener->context);
 }
 
 HolderListener *
-holder_listener_new (const char          *path,
-                     HolderListenerFunc   func,
-                     gpointer             user_data,
-                     GError             **error)
+holder_listener_new (int                 fd,
+                     const char         *path,
+                     HolderListenerFunc  func,
+                     gpointer            user_data)
 {
-  g_autoptr(HolderListener) listener = NULL;
-  g_autoptr(GSocketAddress) address = NULL;
-  g_autoptr(GError) local_error = NULL;
+  HolderListener *listener;
+
+  g_return_val_if_fail (fd >= 0, NULL);
 
   listener = g_new0 (HolderListener, 1);
+  listener->fd = fd;
   listener->path = g_strdup (path);
   listener->func = func;
   listener->user_data = user_data;
   listener->context = g_main_context_ref_thread_default ();
-
-  /* A stale socket of a dead helper is in the way of bind(). */
-  if (g_unlink (path) != 0 && errno != ENOENT)
-    {
-      int saved_errno = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   "remove stale socket %s: %s", path, g_strerror (saved_errno));
-      g_clear_pointer (&listener->path, g_free);
-      return NULL;
-    }
-
-  listener->socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
-                                   G_SOCKET_PROTOCOL_DEFAULT, &local_error);
-  address = g_unix_socket_address_new (path);
-  if (listener->socket == NULL ||
-      !g_socket_bind (listener->socket, address, FALSE, &local_error))
-    {
-      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_FAILED, "listen on %s: %s",
-                   path, local_error->message);
-      /* Nothing of ours is at @path: leave it alone. */
-      g_clear_pointer (&listener->path, g_free);
-      return NULL;
-    }
-  g_socket_set_listen_backlog (listener->socket, LISTEN_BACKLOG);
-  if (!g_socket_listen (listener->socket, &local_error))
-    {
-      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_FAILED, "listen on %s: %s",
-                   path, local_error->message);
-      return NULL; /* freeing removes the socket file we bound */
-    }
-  g_socket_set_blocking (listener->socket, FALSE);
-  if (geteuid () == 0 && g_chmod (path, 0666) != 0)
-    g_debug ("chmod %s: %s", path, g_strerror (errno));
-
   listener_watch (listener);
-  return g_steal_pointer (&listener);
+  return listener;
 }
 
 static void
@@ -179,13 +140,13 @@ holder_listener_free (HolderListener *listener)
       g_source_destroy (listener->source);
       g_clear_pointer (&listener->source, g_source_unref);
     }
-  if (listener->socket != NULL)
+  /* The socket file is the store's to remove (holder-store-claim.c), by
+   * inode, not by path. */
+  if (listener->fd >= 0)
     {
-      g_socket_close (listener->socket, NULL);
-      g_clear_object (&listener->socket);
+      close (listener->fd);
+      listener->fd = -1;
     }
-  if (listener->path != NULL && g_unlink (listener->path) != 0 && errno != ENOENT)
-    g_debug ("remove %s: %s", listener->path, g_strerror (errno));
   if (listener->dispatching)
     listener->freed = TRUE;
   else

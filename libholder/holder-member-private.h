@@ -14,9 +14,11 @@ void holder_member_unref (HolderMember *m);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HolderMember, holder_member_unref)
 
-/* Makes @name addressable: its folder, its socket, its pidfile, in that
- * order, then `starting`; the registry keeps a reference. Undoes what it
- * did on failure. The socket's connections go to server->accept_member. */
+/* Makes @name addressable: takes its lock (failing, and touching nothing,
+ * when a live helper serves it), then its folder, its socket, its pidfile,
+ * in that order, then `starting`; the registry keeps a reference. Undoes
+ * what it did on failure. The socket's connections go to
+ * server->accept_member. */
 HolderMember *holder_member_register (HolderServer  *server,
                                       const char    *name,
                                       GError       **error);
@@ -26,8 +28,8 @@ void holder_member_set_state (HolderMember      *m,
 
 HolderStatus *holder_member_status (HolderMember *m);
 
-/* Closes the listener, removes the socket and the pidfile; the member
- * leaves the registry (a later boot-member registers it anew). Idempotent. */
+/* Closes the listener, removes the socket and the pidfile (only the ones
+ * it made) and releases the lock; the member leaves the registry (a later boot-member registers it anew). Idempotent. */
 void holder_member_retire (HolderMember *m);
 
 /* Stops the adopted VM; when it is down the member is retired (outside a

@@ -4,10 +4,7 @@
  */
 #define G_LOG_DOMAIN "holder-server"
 
-#include <errno.h>
 #include <unistd.h>
-
-#include <glib/gstdio.h>
 
 #include "holder-error.h"
 #include "holder-member-private.h"
@@ -25,11 +22,10 @@ holder_member_unref (HolderMember *m)
 {
   if (m == NULL || !g_atomic_int_dec_and_test (&m->ref_count))
     return;
-  g_assert (m->listener == NULL);
+  g_assert (m->listener == NULL && m->claim == NULL);
   g_free (m->name);
   g_free (m->ip);
   g_free (m->error);
-  g_free (m->socket_path);
   g_free (m);
 }
 
@@ -80,16 +76,15 @@ void
 holder_member_retire (HolderMember *m)
 {
   HolderServer *server = m->server;
-  g_autoptr(GError) error = NULL;
 
   if (m->retired)
     return;
   m->retired = TRUE;
 
-  /* Closes the socket and removes its file. */
+  /* Stop accepting, then remove the socket and the pidfile (the inodes we
+   * made, nothing that replaced them) and let go of the name. */
   g_clear_pointer (&m->listener, holder_listener_free);
-  if (!holder_store_remove_pidfile (server->root, m->name, &error))
-    g_debug ("%s", error->message);
+  g_clear_pointer (&m->claim, holder_store_claim_release);
 
   g_debug ("member %s retired", m->name);
   /* The registry holds a reference; this may free the member. */
@@ -112,51 +107,43 @@ holder_member_register (HolderServer  *server,
                         GError       **error)
 {
   g_autoptr(HolderMember) m = NULL;
-  g_autofree char *dir = NULL;
-  GPid other_pid = 0;
+  int fd;
 
   if (!holder_name_validate (name, error))
     return NULL;
   g_assert (g_hash_table_lookup (server->members, name) == NULL);
-
-  /* Another live helper serving this name would have its socket stolen and
-   * its pidfile overwritten: refuse instead. */
-  if (holder_store_read_pidfile (server->root, name, &other_pid, NULL) &&
-      other_pid != getpid () && holder_pid_is_alive (other_pid))
-    {
-      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_ALREADY_RUNNING,
-                   "member %s is already served by helper %d", name, (int) other_pid);
-      return NULL;
-    }
-
-  dir = holder_store_member_dir (server->root, name);
-  if (g_mkdir_with_parents (dir, 0755) != 0)
-    {
-      int saved_errno = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   "create %s: %s", dir, g_strerror (saved_errno));
-      return NULL;
-    }
 
   m = g_new0 (HolderMember, 1);
   m->ref_count = 1;
   m->server = server;
   m->name = g_strdup (name);
   m->state = HOLDER_MEMBER_STATE_STARTING;
-  m->socket_path = holder_store_socket_path (server->root, name);
 
-  m->listener = holder_listener_new (m->socket_path, on_incoming, m, error);
-  if (m->listener == NULL)
+  /* The lock first: a live helper serving this name keeps its socket and
+   * pidfile, and we touch nothing. Then the folder (made under the lock),
+   * the socket, the pidfile. */
+  m->claim = holder_store_claim_take (server->store, HOLDER_STORE_CLAIM_MEMBER, name, error);
+  if (m->claim == NULL)
     return NULL;
 
-  if (!holder_store_write_pidfile (server->root, name, error))
+  fd = holder_store_claim_listen (m->claim, HOLDER_LISTENER_BACKLOG, error);
+  if (fd < 0)
+    {
+      g_clear_pointer (&m->claim, holder_store_claim_release);
+      return NULL;
+    }
+  m->listener = holder_listener_new (fd, holder_store_claim_get_socket_path (m->claim),
+                                     on_incoming, m);
+
+  if (!holder_store_claim_write_pidfile (m->claim, error))
     {
       g_clear_pointer (&m->listener, holder_listener_free);
+      g_clear_pointer (&m->claim, holder_store_claim_release);
       return NULL;
     }
 
   g_hash_table_insert (server->members, m->name, holder_member_ref (m));
-  g_debug ("member %s registered on %s", name, m->socket_path);
+  g_debug ("member %s registered on %s", name, holder_store_claim_get_socket_path (m->claim));
   return g_steal_pointer (&m);
 }
 

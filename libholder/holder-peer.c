@@ -64,3 +64,96 @@ holder_peer_is_allowed (int     fd,
   return uid == 0 || uid == allowed->self ||
          (allowed->has_sudo_uid && uid == allowed->sudo_uid);
 }
+
+/* ------------------------------------------------------------ the caps */
+
+typedef struct {
+  gint64 uid;
+  guint  count;
+} PeerCount;
+
+/* A handful of uids at a time (the allowed ones, and at most
+ * HOLDER_PEER_MAX_CONNECTIONS_REFUSED_TOTAL refused connections): a short
+ * array searched in order costs less per connection than a hash table. */
+struct _HolderPeerTable {
+  GArray *counts;          /* PeerCount, count > 0 */
+  guint   refused_total;
+};
+
+HolderPeerTable *
+holder_peer_table_new (void)
+{
+  HolderPeerTable *table = g_new0 (HolderPeerTable, 1);
+
+  table->counts = g_array_new (FALSE, FALSE, sizeof (PeerCount));
+  return table;
+}
+
+void
+holder_peer_table_free (HolderPeerTable *table)
+{
+  if (table == NULL)
+    return;
+  g_array_unref (table->counts);
+  g_free (table);
+}
+
+static PeerCount *
+peer_table_find (HolderPeerTable *table,
+                 gint64           uid,
+                 guint           *out_index)
+{
+  for (guint i = 0; i < table->counts->len; i++)
+    {
+      PeerCount *entry = &g_array_index (table->counts, PeerCount, i);
+
+      if (entry->uid == uid)
+        {
+          *out_index = i;
+          return entry;
+        }
+    }
+  return NULL;
+}
+
+gboolean
+holder_peer_table_admit (HolderPeerTable *table,
+                         gint64           uid,
+                         gboolean         allowed)
+{
+  guint index;
+  PeerCount *entry = peer_table_find (table, uid, &index);
+  guint count = entry != NULL ? entry->count : 0;
+
+  if (allowed ? count >= HOLDER_PEER_MAX_CONNECTIONS_ALLOWED
+              : (count >= HOLDER_PEER_MAX_CONNECTIONS_REFUSED ||
+                 table->refused_total >= HOLDER_PEER_MAX_CONNECTIONS_REFUSED_TOTAL))
+    return FALSE;
+
+  if (entry != NULL)
+    entry->count++;
+  else
+    {
+      PeerCount new_entry = { uid, 1 };
+
+      g_array_append_val (table->counts, new_entry);
+    }
+  if (!allowed)
+    table->refused_total++;
+  return TRUE;
+}
+
+void
+holder_peer_table_release (HolderPeerTable *table,
+                           gint64           uid,
+                           gboolean         allowed)
+{
+  guint index;
+  PeerCount *entry = peer_table_find (table, uid, &index);
+
+  g_return_if_fail (entry != NULL && entry->count > 0);
+  if (--entry->count == 0)
+    g_array_remove_index_fast (table->counts, index);
+  if (!allowed)
+    table->refused_total--;
+}

@@ -18,6 +18,8 @@
 #include "holder-error.h"
 #include "holder-runner.h"
 #include "holder-server-private.h"
+#include "holder-store-claim-private.h"
+#include "holder-store-fs-private.h"
 #include "holder-store.h"
 #include "holder-util-private.h"
 #include "holder-version.h"
@@ -206,17 +208,6 @@ parse_parent_pid (GPid *out_pid)
   return TRUE;
 }
 
-static char *
-resolve_and_ensure_root (GError **error)
-{
-  g_autofree char *root = holder_store_resolve_root (error);
-
-  if (root == NULL)
-    return NULL;
-  if (!holder_store_ensure_root (root, error))
-    return NULL;
-  return g_steal_pointer (&root);
-}
 
 gboolean
 holder_run (const HolderBackendClass *backend,
@@ -241,7 +232,8 @@ holder_run (const HolderBackendClass *backend,
   /* A client that vanished mid-reply must not kill us with SIGPIPE. */
   signal (SIGPIPE, SIG_IGN);
 
-  root = resolve_and_ensure_root (error);
+  /* The server opens (and makes, and checks) the root itself. */
+  root = holder_store_resolve_root (error);
   if (root == NULL)
     return FALSE;
 
@@ -290,6 +282,7 @@ holder_run_reconcile (const HolderBackendClass *backend,
                       GError                  **error)
 {
   g_autofree char *root = NULL;
+  g_autoptr(HolderStoreDir) store = NULL;
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
   HolderBackendHost host = { 0 };
@@ -299,8 +292,15 @@ holder_run_reconcile (const HolderBackendClass *backend,
   g_return_val_if_fail (backend != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  root = resolve_and_ensure_root (error);
+  root = holder_store_resolve_root (error);
   if (root == NULL)
+    return FALSE;
+  store = holder_store_dir_open (root, HOLDER_STORE_DIR_CREATE, error);
+  if (store == NULL)
+    return FALSE;
+  /* The store's leftovers first (sockets, pidfiles, locks of dead
+   * helpers), then the backend's host state. */
+  if (!holder_store_dir_prune (store, FALSE, on_reclaimed, NULL, error))
     return FALSE;
 
   /* Nothing of a dead helper's to reclaim. */

@@ -20,7 +20,8 @@ G_BEGIN_DECLS
 typedef struct _HolderServer HolderServer;
 
 typedef struct {
-  /* Storage root; holder_store_ensure_root() has been called on it. */
+  /* Storage root; holder_server_new() opens it (making what is missing)
+   * and checks it (holder-store-fs-private.h). */
   const char               *root;
   const HolderBackendClass *backend_class;
   /* The runner names, primary first; validated by holder_server_new(). */
@@ -37,8 +38,9 @@ typedef struct {
 HolderServer *holder_server_new (const HolderServerOptions *options,
                                  GError                   **error);
 
-/* Reconciles (iterating the thread-default context until the backend is
- * done), registers every runner name (folder, socket, pidfile, `starting`),
+/* Prunes the store's leftovers of dead helpers and reconciles (iterating
+ * the thread-default context until the backend is done), registers every
+ * runner name (folder, socket, pidfile, `starting`),
  * then opens the control socket and arms the parent watch in bound mode. */
 gboolean holder_server_start (HolderServer *server,
                               GError      **error);

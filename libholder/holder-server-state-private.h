@@ -21,6 +21,8 @@
 #include "holder-conn-private.h"
 #include "holder-lifetime-private.h"
 #include "holder-listener-private.h"
+#include "holder-peer-private.h"
+#include "holder-store-claim-private.h"
 
 G_BEGIN_DECLS
 
@@ -43,8 +45,10 @@ struct _HolderMember {
   GCancellable      *boot_cancellable;
   gboolean           stopping;
   gboolean           retired;
+  /* The member's lock, socket and pidfile in the store, and the listener
+   * on that socket. */
+  HolderStoreClaim  *claim;
   HolderListener    *listener;
-  char              *socket_path;
 };
 
 typedef enum {
@@ -55,6 +59,8 @@ typedef enum {
 
 struct _HolderServer {
   char                     *root;
+  /* The storage root, opened and checked once (holder-store-fs-private.h). */
+  HolderStoreDir           *store;
   char                    **names;
   const HolderBackendClass *backend_class;
   HolderBackend            *backend;
@@ -65,6 +71,7 @@ struct _HolderServer {
   GHashTable               *reservations;  /* name -> HolderReservation */
   GHashTable               *reserving;     /* name -> GPtrArray of HolderConn */
   GHashTable               *connections;   /* set of HolderConn, open ones */
+  HolderPeerTable          *peers;         /* open connections per peer uid */
   GList                    *boots;         /* HolderBoot in flight */
 
   HolderNetworkState        network_state;

@@ -49,6 +49,8 @@ on_conn_closed (HolderConn *conn,
   HolderMember *m = user_data;
   HolderServer *self = m->server;
 
+  holder_peer_table_release (self->peers, holder_conn_get_peer_uid (conn),
+                             !holder_conn_is_denied (conn));
   /* The set held the connection's first reference. */
   g_hash_table_remove (self->connections, conn);
   /* The shutdown waits for replies in flight to be written. */
@@ -66,17 +68,29 @@ server_accept_member (HolderMember *m,
     .request_timeout_ms = self->request_timeout_ms,
     .on_request = holder_dispatch_request,
     .on_closed = on_conn_closed,
-    .user_data = holder_member_ref (m),
     .destroy_data = (GDestroyNotify) holder_member_unref,
   };
-  HolderConn *conn = holder_conn_new (fd, &options);
+  HolderConn *conn;
   gint64 uid;
+  gboolean allowed = holder_peer_is_allowed (fd, &uid);
 
-  if (!holder_peer_is_allowed (fd, &uid))
-    holder_conn_set_denied (conn, uid);
+  /* Over its uid's cap: closed unread, before it costs anything more. */
+  if (!holder_peer_table_admit (self->peers, uid, allowed))
+    {
+      g_debug ("uid %" G_GINT64_FORMAT " has too many connections open; closing a new one",
+               uid);
+      close (fd);
+      return;
+    }
+  options.user_data = holder_member_ref (m);
+  conn = holder_conn_new (fd, &options);
+  holder_conn_set_peer_uid (conn, uid);
   /* The set holds the connection's reference until it closes. */
   g_hash_table_add (self->connections, conn);
-  holder_conn_start (conn);
+  if (allowed)
+    holder_conn_start (conn);
+  else
+    holder_conn_refuse (conn);
 }
 
 /* ---------------------------------------------------------- backend host */
@@ -141,6 +155,14 @@ on_backend_reclaimed (const char *kind,
 }
 
 static void
+on_store_pruned (const char *kind,
+                 const char *what,
+                 gpointer    user_data)
+{
+  g_info ("prune: removed %s %s", kind, what);
+}
+
+static void
 on_client_gone (const char *reason,
                 gpointer    user_data)
 {
@@ -172,6 +194,7 @@ holder_server_new (const HolderServerOptions *options,
 
   self = g_new0 (HolderServer, 1);
   self->root = g_strdup (options->root);
+  self->peers = holder_peer_table_new ();
   self->names = g_strdupv ((char **) options->names);
   self->backend_class = options->backend_class;
   self->bound = options->bound;
@@ -189,6 +212,13 @@ holder_server_new (const HolderServerOptions *options,
                                              (GDestroyNotify) holder_conn_unref, NULL);
   self->work_done = server_work_done;
   self->accept_member = server_accept_member;
+
+  /* Opened (made, checked) once; every file of the store is reached
+   * through it from now on. Too long a root fails here, before anything
+   * is made. */
+  self->store = holder_store_dir_open (self->root, HOLDER_STORE_DIR_CREATE, error);
+  if (self->store == NULL)
+    return NULL;
 
   self->host.storage_root = self->root;
   self->host.vm_exited = on_backend_vm_exited;
@@ -222,8 +252,15 @@ holder_server_start (HolderServer  *self,
   g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (!self->started, FALSE);
 
-  /* Reclaim what dead helpers left before taking names (section 9). A
-   * failure is reported, never fatal: this helper's own work is unaffected. */
+  /* Reclaim what dead helpers left before taking names (section 9): their
+   * sockets, pidfiles and lock files in the store, then the backend's host
+   * state (unless it keeps none). A failure is reported, never fatal: this
+   * helper's own work is unaffected. */
+  if (!holder_store_dir_prune (self->store, FALSE, on_store_pruned, self, &reconcile_error))
+    {
+      g_warning ("%s", reconcile_error->message);
+      g_clear_error (&reconcile_error);
+    }
   if ((self->backend_class->caps & HOLDER_BACKEND_CAP_NO_HOST_STATE) == 0)
     {
       self->backend_class->reconcile_async (self->backend, HOLDER_RECONCILE_FLAGS_NONE, NULL,
@@ -232,6 +269,14 @@ holder_server_start (HolderServer  *self,
         g_main_context_iteration (self->context, TRUE);
       if (!self->backend_class->reconcile_finish (self->backend, reconciled, &reconcile_error))
         g_warning ("reconcile: %s", reconcile_error->message);
+    }
+
+  /* A signal during the reconcile began the shutdown (and may have ended
+   * it): take no name any more. */
+  if (self->shutting_down)
+    {
+      self->started = TRUE;
+      return TRUE;
     }
 
   for (guint i = 0; self->names[i] != NULL; i++)
@@ -256,7 +301,7 @@ holder_server_start (HolderServer  *self,
 
   if (self->bound)
     {
-      self->lifetime = holder_lifetime_new (self->root, self->names[0], self->parent_pid,
+      self->lifetime = holder_lifetime_new (self->store, self->names[0], self->parent_pid,
                                             on_client_gone, self, error);
       if (self->lifetime == NULL)
         {
@@ -373,14 +418,14 @@ server_shutdown_step (HolderServer *self)
     }
 
   /* 5. Replies still being written go out in full. Connections that never
-   * sent a request are dropped. */
+   * sent a request, and refused ones, are dropped. */
   {
     g_autoptr(GPtrArray) idle = g_ptr_array_new ();
     gpointer conn;
 
     g_hash_table_iter_init (&iter, self->connections);
     while (g_hash_table_iter_next (&iter, &conn, NULL))
-      if (!holder_conn_is_replying (conn))
+      if (!holder_conn_is_replying (conn) || holder_conn_is_denied (conn))
         g_ptr_array_add (idle, conn);
     for (guint i = 0; i < idle->len; i++)
       holder_conn_close (g_ptr_array_index (idle, i));
@@ -489,6 +534,8 @@ holder_server_free (HolderServer *self)
   if (self->backend != NULL)
     self->backend_class->free (self->backend);
   g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->store, holder_store_dir_unref);
+  holder_peer_table_free (self->peers);
   g_main_context_unref (self->context);
   g_free (self->subnet);
   g_strfreev (self->names);

@@ -9,11 +9,10 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include <glib/gstdio.h>
-
 #include "holder-error.h"
 #include "holder-platform-private.h"
 #include "holder-store.h"
+#include "holder-store-fs-private.h"
 #include "holder-store-private.h"
 #include "holder-util-private.h"
 
@@ -66,51 +65,17 @@ holder_store_resolve_root_for_environ (const char *const *envp,
   return g_build_filename (home, ".fleetbox", NULL);
 }
 
-static gboolean
-ensure_dir (const char *path,
-            GError    **error)
-{
-  int saved_errno;
-
-  if (g_file_test (path, G_FILE_TEST_IS_DIR))
-    return TRUE;
-
-  if (g_mkdir_with_parents (path, 0755) == 0)
-    {
-      /* Exactly 0755 whatever the umask: a helper running as root must leave
-       * run/ traversable for the user who connects to its sockets. Only a
-       * folder made here is touched. */
-      if (g_chmod (path, 0755) == 0)
-        return TRUE;
-    }
-
-  saved_errno = errno;
-  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-               "create %s: %s", path, g_strerror (saved_errno));
-  return FALSE;
-}
-
 gboolean
 holder_store_ensure_root (const char *root,
                           GError    **error)
 {
-  static const char * const subdirs[] = { "clusters", "images", "run" };
+  g_autoptr(HolderStoreDir) store = NULL;
 
   g_return_val_if_fail (root != NULL && *root != '\0', FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!ensure_dir (root, error))
-    return FALSE;
-
-  for (gsize i = 0; i < G_N_ELEMENTS (subdirs); i++)
-    {
-      g_autofree char *path = g_build_filename (root, subdirs[i], NULL);
-
-      if (!ensure_dir (path, error))
-        return FALSE;
-    }
-
-  return TRUE;
+  store = holder_store_dir_open (root, HOLDER_STORE_DIR_CREATE, error);
+  return store != NULL;
 }
 
 static gboolean
@@ -281,14 +246,30 @@ holder_mac_for_name (const char *name)
                           digest[3], digest[4], digest[5]);
 }
 
+/* The member folder of @name in @root, for the pidfile calls below. */
+static int
+open_member_dir (const char          *root,
+                 const char          *name,
+                 HolderStoreDirFlags  flags,
+                 GError             **error)
+{
+  g_autoptr(HolderStoreDir) store = holder_store_dir_open (root, flags, error);
+
+  if (store == NULL)
+    return -1;
+  return holder_store_dir_open_member (store, name, FALSE, error);
+}
+
 gboolean
 holder_store_write_pidfile (const char *root,
-                      const char *name,
-                      GError    **error)
+                            const char *name,
+                            GError    **error)
 {
   g_autofree char *path = NULL;
   g_autofree char *contents = NULL;
   g_autoptr(GError) local_error = NULL;
+  gboolean ok;
+  int dir_fd;
 
   g_return_val_if_fail (root != NULL, FALSE);
   g_return_val_if_fail (name != NULL, FALSE);
@@ -296,9 +277,15 @@ holder_store_write_pidfile (const char *root,
 
   path = holder_store_pidfile_path (root, name);
   contents = g_strdup_printf ("%d", (int) getpid ());
+  dir_fd = open_member_dir (root, name, HOLDER_STORE_DIR_READ, &local_error);
   /* Through a rename: a reader sees the whole pid or no file, never a
    * half-written one, and a full disk leaves no empty pidfile behind. */
-  if (!holder_file_replace (path, contents, strlen (contents), 0644, &local_error))
+  ok = dir_fd >= 0 &&
+       holder_file_replace_at_full (dir_fd, "pid", path, contents, strlen (contents), 0644,
+                                    NULL, &local_error);
+  if (dir_fd >= 0)
+    close (dir_fd);
+  if (!ok)
     {
       g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_FAILED,
                    "write pidfile: %s", local_error->message);
@@ -309,23 +296,36 @@ holder_store_write_pidfile (const char *root,
 
 gboolean
 holder_store_remove_pidfile (const char *root,
-                       const char *name,
-                       GError    **error)
+                             const char *name,
+                             GError    **error)
 {
   g_autofree char *path = NULL;
+  g_autoptr(GError) local_error = NULL;
+  int dir_fd;
 
   g_return_val_if_fail (root != NULL, FALSE);
   g_return_val_if_fail (name != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   path = holder_store_pidfile_path (root, name);
-  if (g_unlink (path) != 0 && errno != ENOENT)
+  dir_fd = open_member_dir (root, name, HOLDER_STORE_DIR_READ, &local_error);
+  if (dir_fd < 0)
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return TRUE;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (unlinkat (dir_fd, "pid", 0) != 0 && errno != ENOENT)
     {
       int saved_errno = errno;
+
+      close (dir_fd);
       g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
                    "remove pidfile %s: %s", path, g_strerror (saved_errno));
       return FALSE;
     }
+  close (dir_fd);
   return TRUE;
 }
 
@@ -336,39 +336,20 @@ holder_store_read_pidfile (const char *root,
                            GError    **error)
 {
   g_autofree char *path = NULL;
-  g_autofree char *contents = NULL;
-  gsize len = 0;
-  guint64 value = 0;
+  gboolean ok;
+  int dir_fd;
 
   g_return_val_if_fail (root != NULL, FALSE);
   g_return_val_if_fail (name != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   path = holder_store_pidfile_path (root, name);
-  if (!g_file_get_contents (path, &contents, &len, error))
+  dir_fd = open_member_dir (root, name, HOLDER_STORE_DIR_QUERY, error);
+  if (dir_fd < 0)
     return FALSE;
-
-  /* Strict, like fleetbox's reader: no sign, no blanks, no newline. 19
-   * digits cannot overflow a guint64; the pid_t bound is checked below. */
-  if (len == 0 || len > 19)
-    goto malformed;
-  for (gsize i = 0; i < len; i++)
-    {
-      if (!g_ascii_isdigit (contents[i]))
-        goto malformed;
-      value = value * 10 + (guint64) (contents[i] - '0');
-    }
-  if (value == 0 || value > G_MAXINT32)
-    goto malformed;
-
-  if (out_pid != NULL)
-    *out_pid = (GPid) value;
-  return TRUE;
-
-malformed:
-  g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_PROTOCOL,
-               "malformed pidfile %s", path);
-  return FALSE;
+  ok = holder_store_read_pidfile_at (dir_fd, path, out_pid, error);
+  close (dir_fd);
+  return ok;
 }
 
 gboolean

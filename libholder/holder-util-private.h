@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <sys/stat.h>
+
 #include <glib.h>
 
 /* The duration parser and atomic file replace are part of the backend API
@@ -23,5 +25,17 @@ gint64 holder_ip_wait_timeout_usec (void);
 gint32 holder_utf8_decode_rune (const guchar *s,
                                 gsize         len,
                                 gsize        *out_size);
+
+/* holder_file_replace_at() naming the file @shown in messages (its whole
+ * path), and giving the new file's identity in @out_stat (nullable): the
+ * inode stays the file's across the rename. */
+gboolean holder_file_replace_at_full (int          dir_fd,
+                                      const char  *name,
+                                      const char  *shown,
+                                      const char  *contents,
+                                      gsize        len,
+                                      int          mode,
+                                      struct stat *out_stat,
+                                      GError     **error);
 
 G_END_DECLS

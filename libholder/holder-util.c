@@ -502,6 +502,7 @@ file_replace_at (int          dir_fd,
                  const char  *contents,
                  gsize        len,
                  int          mode,
+                 struct stat *out_stat,
                  GError     **error)
 {
   g_autofree char *tmp_name = NULL;
@@ -526,6 +527,9 @@ file_replace_at (int          dir_fd,
   /* The umask has shaped the mode given to open(); readers of pidfiles and
    * records expect exactly @mode. */
   if (fchmod (fd, (mode_t) mode) < 0)
+    goto fail;
+  /* The inode is the file's identity across the rename below. */
+  if (out_stat != NULL && fstat (fd, out_stat) < 0)
     goto fail;
 
   while (left > 0)
@@ -578,7 +582,20 @@ holder_file_replace_at (int          dir_fd,
   g_return_val_if_fail (contents != NULL || len == 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  return file_replace_at (dir_fd, name, name, contents, len, mode, error);
+  return file_replace_at (dir_fd, name, name, contents, len, mode, NULL, error);
+}
+
+gboolean
+holder_file_replace_at_full (int          dir_fd,
+                             const char  *name,
+                             const char  *shown,
+                             const char  *contents,
+                             gsize        len,
+                             int          mode,
+                             struct stat *out_stat,
+                             GError     **error)
+{
+  return file_replace_at (dir_fd, name, shown, contents, len, mode, out_stat, error);
 }
 
 gboolean
@@ -602,7 +619,7 @@ holder_file_replace (const char  *path,
   dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd < 0)
     return set_errno_error (error, errno, "open the folder of", path);
-  ok = file_replace_at (dir_fd, base, path, contents, len, mode, error);
+  ok = file_replace_at (dir_fd, base, path, contents, len, mode, NULL, error);
   close (dir_fd);
   return ok;
 }

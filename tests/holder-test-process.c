@@ -2,10 +2,13 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#define _GNU_SOURCE
 #define G_LOG_DOMAIN "holder-test-process"
 
 #include "holder-test-process.h"
 #include "holder-test-util.h"
+
+#include <grp.h>
 
 /* HOLDER_TEST_HELPER_WRAPPER (e.g. "valgrind -q --error-exitcode=1") runs
  * every helper under a wrapper; timing bounds stretch accordingly, and
@@ -661,3 +664,134 @@ record_count (Sandbox    *sb,
   return n;
 }
 
+
+/* ---- acting as other users -------------------------------------------- */
+
+void
+sandbox_own_by (Sandbox *sb,
+                uid_t    uid)
+{
+  g_autofree char *id = g_strdup_printf ("%u", (guint) uid);
+
+  g_assert_no_errno (chown (sb->dir, uid, uid));
+  g_assert_no_errno (chmod (sb->dir, 0755));
+  sandbox_setenv (sb, "SUDO_UID", id);
+  sandbox_setenv (sb, "SUDO_GID", id);
+}
+
+pid_t
+fork_as (uid_t uid)
+{
+  pid_t pid = fork ();
+
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      if (setgroups (0, NULL) != 0 || setresgid (uid, uid, uid) != 0 ||
+          setresuid (uid, uid, uid) != 0)
+        _exit (125);
+      prctl (PR_SET_PDEATHSIG, SIGKILL);
+    }
+  return pid;
+}
+
+void
+child_exit_ok (void)
+{
+  execl ("/bin/true", "true", (char *) NULL);
+  _exit (0);
+}
+
+int
+wait_child (pid_t pid)
+{
+  int status = 0;
+
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+GSubprocess *
+spawn_helper_piped (Sandbox    *sb,
+                    const char *names_csv)
+{
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GError) error = NULL;
+  GSubprocess *process;
+
+  g_subprocess_launcher_set_environ (launcher, sb->env);
+  process = g_subprocess_launcher_spawn (launcher, &error, sb->program, "--fleetbox-runner",
+                                         names_csv, NULL);
+  g_assert_no_error (error);
+  track_pid (subprocess_pid (process));
+  return process;
+}
+
+int
+run_helper_to_exit (Sandbox     *sb,
+                    const char  *names_csv,
+                    guint        timeout_ms,
+                    char       **out_stderr)
+{
+  g_autoptr(GSubprocess) process = spawn_helper_piped (sb, names_csv);
+  GPid pid = subprocess_pid (process);
+  GInputStream *err = g_subprocess_get_stderr_pipe (process);
+  g_autoptr(GString) text = g_string_new (NULL);
+  int status;
+
+  status = wait_exit (process, pid, timeout_ms);
+  /* It has exited: its stderr is complete, and small. */
+  for (;;)
+    {
+      char buf[4096];
+      gssize n = g_input_stream_read (err, buf, sizeof buf, NULL, NULL);
+
+      if (n <= 0)
+        break;
+      g_string_append_len (text, buf, n);
+    }
+  *out_stderr = without_wrapper_lines (text->str);
+  return status;
+}
+
+char *
+without_wrapper_lines (const char *text)
+{
+  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
+  GString *out = g_string_new (NULL);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      if (g_str_has_prefix (lines[i], "=="))
+        continue;
+      g_string_append (out, lines[i]);
+      if (lines[i + 1] != NULL)
+        g_string_append_c (out, '\n');
+    }
+  return g_string_free (out, FALSE);
+}
+
+char *
+file_fingerprint (const char *path)
+{
+  g_autofree char *contents = NULL;
+  struct stat st;
+
+  if (lstat (path, &st) != 0)
+    return g_strdup_printf ("%s: %s", path, g_strerror (errno));
+  if (S_ISREG (st.st_mode))
+    g_file_get_contents (path, &contents, NULL, NULL);
+  return g_strdup_printf ("%s: mode %06o uid %u gid %u ino %lu: %s", path, (guint) st.st_mode,
+                          (guint) st.st_uid, (guint) st.st_gid, (gulong) st.st_ino,
+                          contents != NULL ? contents : "");
+}
+
+gboolean
+unix_socket_bound_under (const char *needle)
+{
+  g_autofree char *table = NULL;
+
+  g_assert_true (g_file_get_contents ("/proc/net/unix", &table, NULL, NULL));
+  return strstr (table, needle) != NULL;
+}

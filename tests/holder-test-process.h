@@ -215,6 +215,60 @@ guint
 record_count (Sandbox    *sb,
               const char *line);
 
+/* ---- acting as other users (needs root) ---- */
+
+/* The uids the tests play with: the store's owner (who ran sudo) and a
+ * foreign user. Plain numbers: no account is needed. */
+#define OWNER_UID 4242
+#define FOREIGN_UID 4343
+
+/* Gives the sandbox folder to @uid (0755) and makes the helper believe
+ * @uid ran sudo (SUDO_UID, SUDO_GID). */
+void
+sandbox_own_by (Sandbox *sb,
+                uid_t    uid);
+
+/* fork() whose child runs as @uid:@uid with no supplementary groups. In the
+ * child (return 0) only async-signal-safe calls may follow, then _exit(). */
+pid_t
+fork_as (uid_t uid);
+
+/* Ends a fork_as() child with status 0. Through exec, not _exit(): under
+ * valgrind a forked child's exit runs a leak check that sees the parent's
+ * other threads' memory as lost and fails with --error-exitcode. */
+G_NORETURN void
+child_exit_ok (void);
+
+/* Waits for a fork_as() child; its exit status (-1 if it was killed). */
+int
+wait_child (pid_t pid);
+
+/* The helper for @names_csv as a direct child with its stderr piped. */
+GSubprocess *
+spawn_helper_piped (Sandbox    *sb,
+                    const char *names_csv);
+
+/* Runs the helper for @names_csv to its exit (within @timeout_ms); returns
+ * its exit status and, in @out_stderr, what it wrote to stderr. */
+int
+run_helper_to_exit (Sandbox     *sb,
+                    const char  *names_csv,
+                    guint        timeout_ms,
+                    char       **out_stderr);
+
+/* The mode bits, owner and contents of @path, to compare before and after. */
+char *
+file_fingerprint (const char *path);
+
+/* @text without the lines a wrapper (valgrind: "==pid== ...") added. */
+char *
+without_wrapper_lines (const char *text);
+
+/* TRUE if any Unix socket bound in the system has a path containing
+ * @needle (/proc/net/unix). */
+gboolean
+unix_socket_bound_under (const char *needle);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Sandbox, sandbox_free)
 
 G_END_DECLS

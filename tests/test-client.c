@@ -18,6 +18,7 @@
 #include "holder-client.h"
 #include "holder-error.h"
 #include "holder-store.h"
+#include "holder-store-claim-private.h"
 #include "holder-types.h"
 #include "holder-test-util.h"
 
@@ -36,7 +37,13 @@ typedef struct {
   ScriptMode       mode;
   GPtrArray       *replies;          /* used in turn; the last one repeats */
   guint            start_delay_ms;
+  /* Set: the scripted helper retires its member once it has replied (its
+   * pidfile goes, then its lock). */
   char            *unlink_after_reply;
+  /* The member's lock, when the script plays a live helper serving it. */
+  HolderStoreDir  *store;
+  char            *lock_name;
+  int              lock_fd;
 
   GMainContext    *context;
   GMainLoop       *loop;
@@ -83,7 +90,12 @@ script_written_cb (GObject      *source,
   g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL,
                                     NULL);
   if (script->unlink_after_reply != NULL)
-    g_unlink (script->unlink_after_reply);
+    {
+      g_unlink (script->unlink_after_reply);
+      if (script->lock_fd >= 0)
+        holder_store_lock_drop (script->store, script->lock_name, script->lock_fd);
+      script->lock_fd = -1;
+    }
   script_conn_free (conn);
   script->outstanding--;
 }
@@ -274,6 +286,7 @@ script_start (const char        *root,
   if (script->replies->len == 0)
     g_ptr_array_add (script->replies, g_strdup ("{}\n"));
   script->start_delay_ms = start_delay_ms;
+  script->lock_fd = -1;
   script->context = g_main_context_new ();
   script->loop = g_main_loop_new (script->context, FALSE);
   script->cancellable = g_cancellable_new ();
@@ -296,6 +309,10 @@ script_stop (Script *script)
   g_main_loop_quit (script->loop);
   g_thread_join (script->thread);
   g_unlink (script->path);
+  if (script->lock_fd >= 0)
+    holder_store_lock_drop (script->store, script->lock_name, script->lock_fd);
+  g_clear_pointer (&script->store, holder_store_dir_unref);
+  g_free (script->lock_name);
   g_main_loop_unref (script->loop);
   g_main_context_unref (script->context);
   g_object_unref (script->cancellable);
@@ -322,6 +339,46 @@ script_requests (Script *script)
     g_string_append (all, g_ptr_array_index (script->requests, i));
   g_mutex_unlock (&script->lock);
   return g_string_free (all, FALSE);
+}
+
+/* Takes @name's member lock, as the helper serving it does. */
+static int
+take_member_lock (HolderStoreDir *store,
+                  const char     *lock_name)
+{
+  g_autoptr(GError) error = NULL;
+  int fd = -1;
+
+  g_assert_cmpint (holder_store_lock_take (store, lock_name, &fd, &error), ==,
+                   HOLDER_STORE_LOCK_TAKEN);
+  g_assert_no_error (error);
+  return fd;
+}
+
+static char *
+member_lock_name (const char *name)
+{
+  g_autofree char *hash = holder_store_socket_hash (name);
+
+  return g_strconcat (hash, ".sock.lock", NULL);
+}
+
+static void write_pidfile (const char *root, const char *name, GPid pid);
+
+/* The script plays a live helper serving @name: its pidfile names us, and
+ * it holds the member's lock (which is what tells a live helper). */
+static void
+script_serve (Script     *script,
+              const char *root,
+              const char *name)
+{
+  g_autoptr(GError) error = NULL;
+
+  write_pidfile (root, name, getpid ());
+  script->store = holder_store_dir_open (root, HOLDER_STORE_DIR_READ, &error);
+  g_assert_no_error (error);
+  script->lock_name = member_lock_name (name);
+  script->lock_fd = take_member_lock (script->store, script->lock_name);
 }
 
 /* ---------------------------------------------------------------------------
@@ -777,8 +834,8 @@ test_status_live (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   g_autofree char *sent = NULL;
 
-  /* A live pid owns the pidfile: the helper is asked. */
-  write_pidfile (fixture->root, "db-1", getpid ());
+  /* A live helper holds the member's lock: it is asked. */
+  script_serve (script, fixture->root, "db-1");
   status = holder_client_status (fixture->root, "db-1", &error);
   g_assert_no_error (error);
   g_assert_cmpstr (status->name, ==, "db-1");
@@ -840,12 +897,26 @@ static void
 test_is_running (Fixture       *fixture,
                  gconstpointer  data)
 {
-  GPid zombie;
+  g_autoptr(HolderStoreDir) store = holder_store_dir_open (fixture->root,
+                                                           HOLDER_STORE_DIR_READ, NULL);
+  g_autofree char *lock_name = member_lock_name ("self-1");
+  GPid zombie, pid = -1;
+  int lock_fd;
 
   g_assert_false (holder_client_is_running (fixture->root, "none-1"));
 
+  /* A live pid alone (a reused one, say) serves nothing. */
   write_pidfile (fixture->root, "self-1", getpid ());
+  g_assert_false (holder_client_is_running (fixture->root, "self-1"));
+  g_assert_false (holder_store_member_is_served (fixture->root, "self-1", &pid));
+  g_assert_cmpint (pid, ==, 0);
+  /* The lock does; the pidfile then names the helper. */
+  lock_fd = take_member_lock (store, lock_name);
   g_assert_true (holder_client_is_running (fixture->root, "self-1"));
+  g_assert_true (holder_store_member_is_served (fixture->root, "self-1", &pid));
+  g_assert_cmpint (pid, ==, getpid ());
+  holder_store_lock_drop (store, lock_name, lock_fd);
+  g_assert_false (holder_client_is_running (fixture->root, "self-1"));
 
   write_pidfile (fixture->root, "dead-1", dead_pid ());
   g_assert_false (holder_client_is_running (fixture->root, "dead-1"));
@@ -884,7 +955,7 @@ test_stop_waits (Fixture       *fixture,
 
   /* The scripted helper retires the member once it has replied. */
   script->unlink_after_reply = g_strdup (pidfile);
-  write_pidfile (fixture->root, "web-2", getpid ());
+  script_serve (script, fixture->root, "web-2");
   g_assert_true (holder_client_stop (fixture->root, "web-2", 5000, &error));
   g_assert_no_error (error);
   g_assert_false (g_file_test (pidfile, G_FILE_TEST_EXISTS));
@@ -902,7 +973,7 @@ test_stop_timeout (Fixture       *fixture,
   gint64 start;
 
   /* It says {} but never lets go of its pidfile. */
-  write_pidfile (fixture->root, "web-3", getpid ());
+  script_serve (script, fixture->root, "web-3");
   start = g_get_monotonic_time ();
   g_assert_false (holder_client_stop (fixture->root, "web-3", 300, &error));
   g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_TIMED_OUT);
@@ -944,7 +1015,7 @@ test_wait_running (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   HolderStatus *status;
 
-  write_pidfile (fixture->root, "app-1", getpid ());
+  script_serve (script, fixture->root, "app-1");
   g_assert_true (holder_client_wait_running (fixture->root, names, 10000,
                                              &statuses, &error));
   g_assert_no_error (error);
@@ -973,7 +1044,7 @@ test_wait_running_error (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   gint64 start = g_get_monotonic_time ();
 
-  write_pidfile (fixture->root, "bad-1", getpid ());
+  script_serve (script, fixture->root, "bad-1");
   g_assert_false (holder_client_wait_running (fixture->root, names, 10000,
                                               &statuses, &error));
   g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND);
@@ -995,7 +1066,7 @@ test_wait_running_timeout (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   gint64 start = g_get_monotonic_time ();
 
-  write_pidfile (fixture->root, "slow-1", getpid ());
+  script_serve (script, fixture->root, "slow-1");
   g_assert_false (holder_client_wait_running (fixture->root, names, 300, NULL,
                                               &error));
   /* old-1 has no folder at all: it is still pending, as is slow-1. */

@@ -748,11 +748,13 @@ test_path_tricks (void)
   g_autofree char *h = sha256_hex16 ("web-1");
   g_autofree char *sock_name = g_strdup_printf ("%s.sock", h);
   g_autofree char *ctl_name = g_strdup_printf ("%s.ctl", h);
+  g_autofree char *sock_lock = g_strdup_printf ("%s.sock.lock", h);
+  g_autofree char *ctl_lock = g_strdup_printf ("%s.ctl.lock", h);
   const char *sandbox_entries[] = { "home", "record.ndjson", "helper.sh", NULL };
   const char *root_entries[] = { "clusters", "images", "run", NULL };
   const char *cluster_entries[] = { "web", NULL };
   const char *web_entries[] = { "web-1", NULL };
-  const char *run_entries[] = { sock_name, ctl_name, NULL };
+  const char *run_entries[] = { sock_name, ctl_name, sock_lock, ctl_lock, NULL };
 
   create_network (fx);
   for (guint i = 0; names[i] != NULL; i++)

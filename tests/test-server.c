@@ -18,7 +18,9 @@
 #include <glib/gstdio.h>
 
 #include "holder.h"
+#include "holder-peer-private.h"
 #include "holder-server-private.h"
+#include "holder-store-claim-private.h"
 #include "holder-test-util.h"
 
 typedef struct {
@@ -581,14 +583,29 @@ test_refuses_live_owner (Fixture *fx, gconstpointer data)
 {
   const char *names[] = { "owned", NULL };
   g_autoptr(GError) error = NULL;
+  g_autoptr(HolderStoreDir) store = NULL;
   g_autofree char *dir = holder_store_member_dir (fx->root, "owned");
   g_autofree char *pidfile = holder_store_pidfile_path (fx->root, "owned");
+  g_autofree char *socket = holder_store_socket_path (fx->root, "owned");
+  g_autofree char *hash = holder_store_socket_hash ("owned");
+  g_autofree char *lock_name = g_strconcat (hash, ".sock.lock", NULL);
   g_autofree char *ppid = g_strdup_printf ("%d", (int) getppid ());
+  g_autofree char *expected = g_strdup_printf ("member owned is already served by helper %s", ppid);
   HolderServerOptions options = { 0 };
+  struct stat before, after;
+  int lock_fd = -1;
 
-  /* Another live process already serves this member. */
+  /* Another live helper serves this member: it holds the lock (another
+   * open file, so it conflicts even within this process), its pidfile
+   * names it, and a socket of its own is there. */
   g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
   g_assert_true (g_file_set_contents (pidfile, ppid, -1, NULL));
+  g_assert_true (g_file_set_contents (socket, "theirs", -1, NULL));
+  g_assert_no_errno (lstat (socket, &before));
+  store = holder_store_dir_open (fx->root, HOLDER_STORE_DIR_READ, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (holder_store_lock_take (store, lock_name, &lock_fd, &error), ==,
+                   HOLDER_STORE_LOCK_TAKEN);
 
   options.root = fx->root;
   options.backend_class = holder_backend_lookup ("fake", NULL);
@@ -597,12 +614,39 @@ test_refuses_live_owner (Fixture *fx, gconstpointer data)
   g_assert_no_error (error);
   g_assert_false (holder_server_start (fx->server, &error));
   g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_ALREADY_RUNNING);
-  /* Its pidfile is left alone. */
+  g_assert_nonnull (strstr (error->message, expected));
+  /* Its pidfile and its socket are left alone (neither pruned nor
+   * replaced). */
   {
     g_autofree char *contents = NULL;
     g_assert_true (g_file_get_contents (pidfile, &contents, NULL, NULL));
     g_assert_cmpstr (contents, ==, ppid);
   }
+  g_assert_no_errno (lstat (socket, &after));
+  g_assert_cmpuint (after.st_ino, ==, before.st_ino);
+  holder_store_lock_drop (store, lock_name, lock_fd);
+}
+
+/* A pidfile naming a live process that holds no lock (a reused pid) is
+ * stale: it blocks nothing. */
+static void
+test_live_pid_without_lock (Fixture *fx, gconstpointer data)
+{
+  const char *names[] = { "reused", NULL };
+  g_autofree char *dir = holder_store_member_dir (fx->root, "reused");
+  g_autofree char *pidfile = holder_store_pidfile_path (fx->root, "reused");
+  g_autofree char *ppid = g_strdup_printf ("%d", (int) getppid ());
+  g_autofree char *mine = g_strdup_printf ("%d", (int) getpid ());
+  g_autofree char *contents = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_assert_true (g_file_set_contents (pidfile, ppid, -1, NULL));
+  g_assert_false (holder_store_member_is_served (fx->root, "reused", NULL));
+
+  server_start (fx, names, 0);
+  g_assert_true (g_file_get_contents (pidfile, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, mine);
+  g_assert_true (holder_store_member_is_served (fx->root, "reused", NULL));
 }
 
 static void
@@ -746,6 +790,45 @@ test_foreign_uid_refused (Fixture *fx, gconstpointer data)
   g_assert_false (holder_server_is_finished (fx->server));
 }
 
+/* The caps on open connections per peer uid. */
+static void
+test_peer_caps (void)
+{
+  HolderPeerTable *table = holder_peer_table_new ();
+
+  /* An allowed uid: many. */
+  for (guint i = 0; i < HOLDER_PEER_MAX_CONNECTIONS_ALLOWED; i++)
+    g_assert_true (holder_peer_table_admit (table, 0, TRUE));
+  g_assert_false (holder_peer_table_admit (table, 0, TRUE));
+  holder_peer_table_release (table, 0, TRUE);
+  g_assert_true (holder_peer_table_admit (table, 0, TRUE));
+
+  /* A refused uid: very few, whatever the allowed ones hold. */
+  for (guint i = 0; i < HOLDER_PEER_MAX_CONNECTIONS_REFUSED; i++)
+    g_assert_true (holder_peer_table_admit (table, 4343, FALSE));
+  g_assert_false (holder_peer_table_admit (table, 4343, FALSE));
+  holder_peer_table_release (table, 4343, FALSE);
+  g_assert_true (holder_peer_table_admit (table, 4343, FALSE));
+
+  /* All refused uids together: a few more, then none. */
+  for (gint64 uid = 5000; ; uid++)
+    {
+      guint admitted = 0;
+
+      for (guint i = 0; i < HOLDER_PEER_MAX_CONNECTIONS_REFUSED; i++)
+        admitted += holder_peer_table_admit (table, uid, FALSE);
+      if (admitted < HOLDER_PEER_MAX_CONNECTIONS_REFUSED)
+        {
+          g_assert_false (holder_peer_table_admit (table, uid + 1, FALSE));
+          break;
+        }
+      g_assert_cmpint (uid, <, 5000 + HOLDER_PEER_MAX_CONNECTIONS_REFUSED_TOTAL);
+    }
+  /* Which never starves an allowed uid. */
+  g_assert_true (holder_peer_table_admit (table, 1000, TRUE));
+  holder_peer_table_free (table);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -765,9 +848,11 @@ main (int argc, char **argv)
   ADD ("/server/bad-input", test_bad_input);
   ADD ("/server/runtime-add-and-rejoin", test_runtime_add_and_rejoin);
   ADD ("/server/refuses-live-owner", test_refuses_live_owner);
+  ADD ("/server/live-pid-without-lock", test_live_pid_without_lock);
   ADD ("/server/pidfile-unwritable", test_pidfile_unwritable);
   ADD ("/server/foreign-uid-refused", test_foreign_uid_refused);
 #undef ADD
+  g_test_add_func ("/server/peer-caps", test_peer_caps);
 
   return g_test_run ();
 }

@@ -343,6 +343,78 @@ test_ensure_root (void)
   holder_test_remove_tree (tmp);
 }
 
+/* Running as root: links on the way to the root are followed only when
+ * they belong to root (or SUDO_UID); what is made for a SUDO_UID user is
+ * theirs. */
+static void
+test_ensure_root_as_root (void)
+{
+  g_autofree char *tmp = NULL;
+  g_autofree char *real = NULL;
+  g_autofree char *link = NULL;
+  g_autofree char *via_link = NULL;
+  g_autofree char *foreign_link = NULL;
+  g_autofree char *via_foreign = NULL;
+  g_autofree char *owned = NULL;
+  g_autoptr(GError) error = NULL;
+  struct stat st;
+
+  if (geteuid () != 0)
+    {
+      g_test_skip ("needs root");
+      return;
+    }
+  tmp = make_tmp ();
+  real = g_build_filename (tmp, "real", NULL);
+  g_assert_no_errno (g_mkdir (real, 0755));
+
+  /* A root-owned link to the root, and one on the way to it. */
+  link = g_build_filename (tmp, "link", NULL);
+  g_assert_no_errno (symlink (real, link));
+  g_assert_true (holder_store_ensure_root (link, &error));
+  g_assert_no_error (error);
+  via_link = g_build_filename (link, "store", NULL);
+  g_assert_true (holder_store_ensure_root (via_link, &error));
+  g_assert_no_error (error);
+
+  /* Another user's link on the way: refused, nothing made. */
+  foreign_link = g_build_filename (tmp, "foreign", NULL);
+  g_assert_no_errno (symlink (real, foreign_link));
+  g_assert_no_errno (lchown (foreign_link, 4343, 4343));
+  via_foreign = g_build_filename (foreign_link, "other", NULL);
+  g_assert_false (holder_store_ensure_root (via_foreign, &error));
+  g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_UNSAFE_PATH);
+  g_assert_nonnull (strstr (error->message, "the symbolic link"));
+  g_assert_nonnull (strstr (error->message, "belongs to uid 4343"));
+  g_clear_error (&error);
+  {
+    g_autofree char *other = g_build_filename (real, "other", NULL);
+
+    g_assert_false (g_file_test (other, G_FILE_TEST_EXISTS));
+  }
+
+  /* Made for the user who ran sudo: theirs, 0755, all the way down. */
+  g_setenv ("SUDO_UID", "4242", TRUE);
+  g_setenv ("SUDO_GID", "4242", TRUE);
+  owned = g_build_filename (tmp, "a", "b", NULL);
+  g_assert_true (holder_store_ensure_root (owned, &error));
+  g_assert_no_error (error);
+  g_unsetenv ("SUDO_UID");
+  g_unsetenv ("SUDO_GID");
+  for (guint i = 0; i < 3; i++)
+    {
+      const char *sub = (const char *[]) { "", "run", "clusters" }[i];
+      g_autofree char *path = g_build_filename (owned, sub, NULL);
+
+      g_assert_no_errno (lstat (path, &st));
+      g_assert_cmpuint (st.st_uid, ==, 4242);
+      g_assert_cmpuint (st.st_gid, ==, 4242);
+      g_assert_cmpint (st.st_mode & 07777, ==, 0755);
+    }
+
+  holder_test_remove_tree (tmp);
+}
+
 static void
 test_read_pidfile (void)
 {
@@ -444,6 +516,7 @@ main (int   argc,
   g_test_add_func ("/store/name-validate", test_name_validate);
   g_test_add_func ("/store/resolve-root", test_resolve_root);
   g_test_add_func ("/store/ensure-root", test_ensure_root);
+  g_test_add_func ("/store/ensure-root-as-root", test_ensure_root_as_root);
   g_test_add_func ("/store/read-pidfile", test_read_pidfile);
   g_test_add_func ("/store/pid-is-alive", test_pid_is_alive);
 
