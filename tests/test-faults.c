@@ -682,23 +682,23 @@ reconcile (Fixture *fx)
   g_assert_cmpint (WEXITSTATUS (status), ==, 0);
 }
 
-/* After a SIGKILL: reconcile cleans up, then a new helper for the same
- * names takes over the stale sockets and pidfiles and boots @name. */
+/* After a SIGKILL: reconcile cleans up the host and the store (nothing of
+ * the dead helper @dead stays: no pidfile, no socket), then a new helper
+ * for the same names boots @name. */
 static void
 recover_and_boot (Fixture *fx,
                   GPid     dead)
 {
+  g_autofree char *path = socket_path (fx, fx->names[0]);
+
   reconcile (fx);
   assert_host_clean (fx);
+  g_assert_cmpint (pidfile_pid (fx, fx->names[0]), ==, 0);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_false (holder_store_member_is_served (fx->root, fx->names[0], NULL));
+  g_test_message ("nothing of helper %d is left", (int) dead);
   reconcile (fx); /* idempotent */
   assert_host_clean (fx);
-
-  /* The stale pidfile names the dead helper; its socket is still there. */
-  g_assert_cmpint (pidfile_pid (fx, fx->names[0]), ==, dead);
-  {
-    g_autofree char *path = socket_path (fx, fx->names[0]);
-    g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
-  }
 
   spawn_helper (fx, 1);
   g_assert_cmpint (pidfile_pid (fx, fx->names[0]), ==, fx->helper);
