@@ -410,6 +410,50 @@ add_guest (HolderLinuxNet *net,
   run_ip ("-n %s route add default via %s", netns, holder_linux_net_get_gateway (net));
 }
 
+/* What `ip neigh` says of @ip in this namespace ("" when nothing). */
+static char *
+neighbour_of (const char *ip)
+{
+  g_autofree char *command = g_strdup_printf ("ip neigh show to %s", ip);
+  g_autoptr(GError) error = NULL;
+  char *out = NULL;
+
+  g_spawn_command_line_sync (command, &out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  return g_strstrip (out);
+}
+
+/* Whether @ip has the permanent entry @mac on @bridge. */
+static gboolean
+has_permanent_neighbour (const char *bridge,
+                         const char *ip,
+                         const char *mac)
+{
+  g_autofree char *line = neighbour_of (ip);
+  g_autofree char *wanted = g_strdup_printf ("%s dev %s lladdr %s PERMANENT", ip, bridge, mac);
+
+  return g_str_equal (line, wanted);
+}
+
+/* The link's MAC address ("ip -br": name, state, address, flags; /sys
+ * here still shows the host's namespace). */
+static char *
+link_address (const char *name)
+{
+  g_autofree char *command = g_strdup_printf ("ip -br link show dev %s", name);
+  g_autofree char *out = NULL;
+  g_auto(GStrv) fields = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_spawn_command_line_sync (command, &out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  fields = g_strsplit_set (g_strstrip (out), " \t", -1);
+  for (guint i = 1, seen = 0; fields[i] != NULL; i++)
+    if (fields[i][0] != '\0' && ++seen == 2)
+      return g_strdup (fields[i]);
+  g_assert_not_reached ();
+}
+
 /* Reconcile that must succeed; returns the warnings. */
 static GStrv
 reconcile_ok (const char *root,
@@ -769,6 +813,77 @@ test_taps (void)
 }
 
 static void
+test_neighbours (void)
+{
+  g_autofree char *root = NULL;
+  g_autofree char *ip = NULL;
+  g_autofree char *mac = holder_mac_for_name ("n-1");
+  g_autofree char *bridge_mac = NULL;
+  g_autofree char *bridge_mac_after = NULL;
+  g_autofree char *tap = NULL;
+  g_autofree char *line = NULL;
+  g_autofree char *bridge = NULL;
+  g_autoptr(GError) error = NULL;
+  HolderLinuxNet *net;
+
+  SKIP_UNLESS_READY ();
+  root = make_root ();
+  net = create_net (root);
+  bridge = g_strdup (holder_linux_net_get_bridge (net));
+  ip = reserve_ok (net, "n-1", NULL);
+
+  g_assert_true (holder_linux_net_add_neighbour (net, ip, mac, &error));
+  g_assert_no_error (error);
+  g_assert_true (has_permanent_neighbour (bridge, ip, mac));
+  /* Again (a member booted after a stop): replaced, no error. */
+  g_assert_true (holder_linux_net_add_neighbour (net, ip, mac, &error));
+  g_assert_no_error (error);
+  g_assert_true (has_permanent_neighbour (bridge, ip, mac));
+
+  /* A port whose address is lower than the bridge's would become the
+   * bridge's address if the bridge had none of its own, and a changed
+   * address flushes every neighbour entry, permanent ones too. */
+  bridge_mac = link_address (bridge);
+  tap = holder_linux_net_add_tap (net, &error);
+  g_assert_no_error (error);
+  run_ip ("link set dev %s address 00:00:00:00:00:01", tap);
+  bridge_mac_after = link_address (bridge);
+  g_assert_cmpstr (bridge_mac_after, ==, bridge_mac);
+  g_assert_true (has_permanent_neighbour (bridge, ip, mac));
+  /* The port going away does not take it either. */
+  g_assert_true (holder_linux_net_remove_tap (net, tap, &error));
+  g_assert_no_error (error);
+  g_assert_true (has_permanent_neighbour (bridge, ip, mac));
+
+  /* Removed, and removing again is fine. */
+  g_assert_true (holder_linux_net_remove_neighbour (net, ip, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr ((line = neighbour_of (ip)), ==, "");
+  g_assert_true (holder_linux_net_remove_neighbour (net, ip, &error));
+  g_assert_no_error (error);
+
+  /* Only member addresses of this network. */
+  g_assert_false (holder_linux_net_add_neighbour (net, "10.99.0.1", mac, &error));
+  g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (holder_linux_net_add_neighbour (net, holder_linux_net_get_gateway (net),
+                                                  mac, &error));
+  g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (holder_linux_net_add_neighbour (net, ip, "not a mac", &error));
+  g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  /* Close: the bridge takes its entries with it. */
+  g_assert_true (holder_linux_net_add_neighbour (net, ip, mac, &error));
+  g_assert_no_error (error);
+  close_net (net);
+  g_clear_pointer (&line, g_free);
+  g_assert_cmpstr ((line = neighbour_of (ip)), ==, "");
+  holder_test_remove_tree (root);
+}
+
+static void
 test_guests_reach_each_other (void)
 {
   g_autofree char *root = NULL;
@@ -813,9 +928,18 @@ owner_adding_taps (const char *root,
                    int         fd)
 {
   HolderLinuxNet *net = holder_linux_net_create (root, NULL);
+  char *ip;
+  char *ip_line;
 
   if (net == NULL)
     _exit (3);
+  /* A member first: its neighbour entry, then its address on a line. */
+  ip = holder_ipam_reserve (holder_linux_net_get_ipam (net), "member-1", NULL, NULL);
+  if (ip == NULL || !holder_linux_net_add_neighbour (net, ip, "52:54:00:00:00:42", NULL))
+    _exit (8);
+  ip_line = g_strdup_printf ("%s\n", ip);
+  if (write (fd, ip_line, strlen (ip_line)) < 0)
+    _exit (5);
   for (guint i = 0; i < 200; i++)
     {
       char *tap = holder_linux_net_add_tap (net, NULL);
@@ -878,6 +1002,8 @@ static void
 test_crash_reconcile (void)
 {
   g_autofree char *root = NULL;
+  g_autofree char *member_ip = NULL;
+  g_autofree char *neighbour = NULL;
   g_autofree char *first_tap = NULL;
   g_autofree char *value = NULL;
   g_auto(GStrv) warnings = NULL;
@@ -899,6 +1025,7 @@ test_crash_reconcile (void)
     }
   close (lines[1]);
 
+  member_ip = read_line_from (lines[0]);
   first_tap = read_line_from (lines[0]);
   g_assert_true (g_str_has_prefix (first_tap, "fbt-"));
   vmm = spawn_tap_user (first_tap);
@@ -914,6 +1041,10 @@ test_crash_reconcile (void)
   g_assert_cmpuint (count_links_with_prefix ("fbt-"), >=, 4);
   g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "1");
   g_clear_pointer (&value, g_free);
+  /* The member's entry outlived its owner, and survived the taps. */
+  neighbour = neighbour_of (member_ip);
+  g_assert_nonnull (strstr (neighbour, "lladdr 52:54:00:00:00:42 PERMANENT"));
+  g_clear_pointer (&neighbour, g_free);
 
   warnings = reconcile_ok (root, &reclaimed);
   g_assert_cmpuint (g_strv_length (warnings), ==, 0);
@@ -929,6 +1060,8 @@ test_crash_reconcile (void)
   g_assert_cmpuint (count_network_files (root), ==, 0);
   g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "0");
   g_clear_pointer (&value, g_free);
+  /* The bridge took its neighbour entries with it. */
+  g_assert_cmpstr ((neighbour = neighbour_of (member_ip)), ==, "");
 
   /* Idempotent: a second run finds nothing to do. */
   g_clear_pointer (&warnings, g_strfreev);
@@ -1114,6 +1247,7 @@ main (int   argc,
   g_test_add_func ("/linux-net/create/needs-root", test_needs_root);
   g_test_add_func ("/linux-net/reserve", test_reserve);
   g_test_add_func ("/linux-net/taps", test_taps);
+  g_test_add_func ("/linux-net/neighbours", test_neighbours);
   g_test_add_func ("/linux-net/guests-reach-each-other", test_guests_reach_each_other);
   g_test_add_func ("/linux-net/reconcile/crash", test_crash_reconcile);
   g_test_add_func ("/linux-net/reconcile/live-owner", test_reconcile_live_owner);
