@@ -36,6 +36,7 @@
 #include "holder-backend.h"
 #include "holder-linux-net.h"
 #include "holder-linux-net-host.h"
+#include "holder-net-watch.h"
 #include "holder-test-util.h"
 
 #define UPLINK "upl0"
@@ -883,6 +884,102 @@ test_neighbours (void)
   holder_test_remove_tree (root);
 }
 
+typedef struct {
+  guint signs[HOLDER_NET_SIGN_LOST + 1];
+} Signs;
+
+static void
+on_sign (HolderNetSign sign,
+         gpointer      user_data)
+{
+  Signs *signs = user_data;
+
+  signs->signs[sign]++;
+}
+
+static gboolean
+on_deadline (gpointer user_data)
+{
+  gboolean *passed = user_data;
+
+  *passed = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the main context until @signs has a @sign, or 5 s. */
+static gboolean
+await_sign (Signs         *signs,
+            HolderNetSign  sign)
+{
+  gboolean passed = FALSE;
+  guint deadline = g_timeout_add_seconds (5, on_deadline, &passed);
+
+  while (signs->signs[sign] == 0 && !passed)
+    g_main_context_iteration (NULL, TRUE);
+  if (!passed)
+    g_source_remove (deadline);
+  return signs->signs[sign] > 0;
+}
+
+static void
+test_net_watch (void)
+{
+  static const guint8 frame[] = {
+    /* virtio_net_hdr (IFF_VNET_HDR): no offloads */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* broadcast, from the guest's MAC, ARP */
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc, 0x08, 0x06,
+    0, 1, 8, 0, 6, 4, 0, 1, 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  };
+  g_autofree char *root = NULL;
+  g_autofree char *tap = NULL;
+  g_autoptr(GError) error = NULL;
+  struct ifreq ifr = { 0 };
+  HolderNetWatch *watch;
+  HolderNetWatch *other;
+  Signs signs = { { 0 } };
+  Signs other_signs = { { 0 } };
+  HolderLinuxNet *net;
+  int fd;
+
+  SKIP_UNLESS_READY ();
+  root = make_root ();
+  net = create_net (root);
+  tap = holder_linux_net_add_tap (net, &error);
+  g_assert_no_error (error);
+
+  watch = holder_net_watch_new (tap, "52:54:00:aa:bb:cc", NULL, on_sign, &signs);
+  g_assert_nonnull (watch);
+  /* Another guest's watch hears nothing of this one. */
+  other = holder_net_watch_new ("fbt-00000000", "52:54:00:00:00:01", "192.168.2.99",
+                                on_sign, &other_signs);
+  g_assert_nonnull (other);
+
+  /* The VMM attaches: the tap gains its carrier. */
+  fd = open ("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+  g_strlcpy (ifr.ifr_name, tap, sizeof ifr.ifr_name);
+  g_assert_cmpint (ioctl (fd, TUNSETIFF, &ifr), ==, 0);
+  g_assert_true (await_sign (&signs, HOLDER_NET_SIGN_CARRIER));
+  g_assert_cmpuint (signs.signs[HOLDER_NET_SIGN_FRAME], ==, 0);
+
+  /* The guest's first frame: the bridge learns its MAC. */
+  g_assert_cmpint (write (fd, frame, sizeof frame), ==, sizeof frame);
+  g_assert_true (await_sign (&signs, HOLDER_NET_SIGN_FRAME));
+  g_assert_cmpuint (signs.signs[HOLDER_NET_SIGN_CARRIER], ==, 1);
+
+  /* Freed from inside its own call is fine too; here, plainly. */
+  holder_net_watch_free (watch);
+  holder_net_watch_free (other);
+  for (guint i = 0; i <= HOLDER_NET_SIGN_LOST; i++)
+    g_assert_cmpuint (other_signs.signs[i], ==, 0);
+  close (fd);
+  close_net (net);
+  holder_test_remove_tree (root);
+}
+
 static void
 test_guests_reach_each_other (void)
 {
@@ -1248,6 +1345,7 @@ main (int   argc,
   g_test_add_func ("/linux-net/reserve", test_reserve);
   g_test_add_func ("/linux-net/taps", test_taps);
   g_test_add_func ("/linux-net/neighbours", test_neighbours);
+  g_test_add_func ("/linux-net/net-watch", test_net_watch);
   g_test_add_func ("/linux-net/guests-reach-each-other", test_guests_reach_each_other);
   g_test_add_func ("/linux-net/reconcile/crash", test_crash_reconcile);
   g_test_add_func ("/linux-net/reconcile/live-owner", test_reconcile_live_owner);
