@@ -26,6 +26,7 @@ typedef struct {
   const char        *mac;
   const char        *serial_log_path;  /* nullable: --serial off */
   const char        *ip;               /* probed on TCP port 22 */
+  const char        *name;             /* nullable: the member, for logs and the boot trace */
 } HolderChVmConfig;
 
 typedef struct _HolderChVm HolderChVm;
