@@ -31,12 +31,16 @@
 #include <unistd.h>
 
 #include <glib.h>
+#include <glib-unix.h>
 #include <glib/gstdio.h>
+#include <stdio.h>
 
 #include "holder-backend.h"
 #include "holder-linux-net.h"
+#include "holder-guest-wait.h"
 #include "holder-linux-net-host.h"
 #include "holder-net-watch.h"
+#include "holder-tcp-probe.h"
 #include "holder-test-util.h"
 
 #define UPLINK "upl0"
@@ -980,6 +984,192 @@ test_net_watch (void)
   holder_test_remove_tree (root);
 }
 
+/* ---- a slow guest ----------------------------------------------------- */
+
+/* A "guest" that is the test itself on the far side of a tap: it answers
+ * every SYN to its port 22 with a SYN-ACK, but late (a starved or
+ * emulated guest), later than the probe keeps its short-lived attempts. */
+#define SLOW_ANSWER_MS 60
+#define VNET_HDR_LEN   10
+
+typedef struct {
+  int     fd;
+  guint8  mac[6];
+  guint   syns;
+  GSList *pending;  /* frames to send back, in order */
+} SlowGuest;
+
+static guint16
+checksum_fold (guint32 sum)
+{
+  while (sum >> 16)
+    sum = (sum & 0xffff) + (sum >> 16);
+  return (guint16) ~sum;
+}
+
+static guint32
+checksum_add (guint32 sum, const guint8 *data, gsize len)
+{
+  for (gsize i = 0; i + 1 < len; i += 2)
+    sum += (guint32) (data[i] << 8 | data[i + 1]);
+  if (len % 2)
+    sum += (guint32) data[len - 1] << 8;
+  return sum;
+}
+
+static gboolean
+on_slow_answer (gpointer user_data)
+{
+  SlowGuest *guest = user_data;
+  GBytes *frame = guest->pending->data;
+  gsize len;
+  gconstpointer data = g_bytes_get_data (frame, &len);
+
+  g_assert_cmpint (write (guest->fd, data, len), ==, (gssize) len);
+  guest->pending = g_slist_delete_link (guest->pending, guest->pending);
+  g_bytes_unref (frame);
+  return G_SOURCE_REMOVE;
+}
+
+/* A SYN to port 22 in @in (virtio header, Ethernet, IPv4, TCP): queues
+ * its SYN-ACK, sent SLOW_ANSWER_MS later. */
+static gboolean
+on_guest_frame (int          fd,
+                GIOCondition condition,
+                gpointer     user_data)
+{
+  SlowGuest *guest = user_data;
+  guint8 in[2048];
+  guint8 out[VNET_HDR_LEN + 14 + 20 + 20] = { 0 };
+  guint8 *eth = out + VNET_HDR_LEN, *ip = eth + 14, *tcp = ip + 20;
+  const guint8 *ieth = in + VNET_HDR_LEN, *iip = ieth + 14, *itcp;
+  gssize n = read (fd, in, sizeof in);
+  guint32 seq, sum;
+
+  if (n < VNET_HDR_LEN + 14 + 20 + 20 || ieth[12] != 0x08 || ieth[13] != 0x00 ||
+      (iip[0] & 0x0f) != 5 || iip[9] != 6)
+    return G_SOURCE_CONTINUE;
+  itcp = iip + 20;
+  if (itcp[2] != 0 || itcp[3] != 22 || (itcp[13] & 0x12) != 0x02)
+    return G_SOURCE_CONTINUE;
+  guest->syns++;
+
+  memcpy (eth, ieth + 6, 6);                 /* to the bridge */
+  memcpy (eth + 6, guest->mac, 6);
+  eth[12] = 0x08;
+  ip[0] = 0x45;
+  ip[3] = 40;                                /* total length */
+  ip[6] = 0x40;                              /* DF */
+  ip[8] = 64;
+  ip[9] = 6;
+  memcpy (ip + 12, iip + 16, 4);             /* from the guest's address */
+  memcpy (ip + 16, iip + 12, 4);
+  sum = checksum_fold (checksum_add (0, ip, 20));
+  ip[10] = sum >> 8;
+  ip[11] = sum & 0xff;
+  memcpy (tcp, itcp + 2, 2);                 /* ports swapped */
+  memcpy (tcp + 2, itcp, 2);
+  tcp[4] = 0x10;                             /* our sequence number */
+  seq = (guint32) itcp[4] << 24 | itcp[5] << 16 | itcp[6] << 8 | itcp[7];
+  seq++;
+  tcp[8] = seq >> 24;
+  tcp[9] = (seq >> 16) & 0xff;
+  tcp[10] = (seq >> 8) & 0xff;
+  tcp[11] = seq & 0xff;
+  tcp[12] = 5 << 4;
+  tcp[13] = 0x12;                            /* SYN, ACK */
+  tcp[14] = 0xff;
+  tcp[15] = 0xff;
+  {
+    guint8 pseudo[12] = { 0 };
+
+    memcpy (pseudo, ip + 12, 8);
+    pseudo[9] = 6;
+    pseudo[11] = 20;
+    sum = checksum_fold (checksum_add (checksum_add (0, pseudo, sizeof pseudo), tcp, 20));
+    tcp[16] = sum >> 8;
+    tcp[17] = sum & 0xff;
+  }
+  guest->pending = g_slist_append (guest->pending, g_bytes_new (out, sizeof out));
+  g_timeout_add (SLOW_ANSWER_MS, on_slow_answer, guest);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_waited (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  GAsyncResult **out = user_data;
+
+  *out = g_object_ref (result);
+}
+
+static void
+test_slow_guest (void)
+{
+  g_autofree char *root = NULL;
+  g_autofree char *ip = NULL;
+  g_autofree char *mac = holder_mac_for_name ("slow-1");
+  g_autofree char *tap = NULL;
+  g_autofree char *answer = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HolderGuestWait) wait = NULL;
+  GAsyncResult *waited = NULL;
+  struct ifreq ifr = { 0 };
+  SlowGuest guest = { 0 };
+  HolderGuestWaitHints hints = { "slow-1", NULL, mac };
+  HolderLinuxNet *net;
+  gboolean passed = FALSE;
+  guint deadline, watch;
+  gint64 t0;
+
+  SKIP_UNLESS_READY ();
+  root = make_root ();
+  net = create_net (root);
+  ip = reserve_ok (net, "slow-1", NULL);
+  g_assert_true (holder_linux_net_add_neighbour (net, ip, mac, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (sscanf (mac, "%2hhx:%2hhx:%2hhx:%2hhx:%2hhx:%2hhx", &guest.mac[0],
+                           &guest.mac[1], &guest.mac[2], &guest.mac[3], &guest.mac[4],
+                           &guest.mac[5]), ==, 6);
+  tap = holder_linux_net_add_tap (net, &error);
+  g_assert_no_error (error);
+  hints.link = tap;
+  guest.fd = open ("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+  g_assert_cmpint (guest.fd, >=, 0);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+  g_strlcpy (ifr.ifr_name, tap, sizeof ifr.ifr_name);
+  g_assert_cmpint (ioctl (guest.fd, TUNSETIFF, &ifr), ==, 0);
+  watch = g_unix_fd_add (guest.fd, G_IO_IN, on_guest_frame, &guest);
+
+  /* Every answer comes SLOW_ANSWER_MS late, after the short-lived
+   * attempts are gone: only the patient one can take it. */
+  t0 = g_get_monotonic_time ();
+  wait = holder_guest_wait_start_full (ip, 22, &hints, NULL, on_waited, &waited);
+  deadline = g_timeout_add_seconds (5, on_deadline, &passed);
+  while (waited == NULL && !passed)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_nonnull (waited);
+  g_source_remove (deadline);
+  answer = holder_guest_wait_finish (waited, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (answer, ==, ip);
+  g_test_message ("a guest answering %d ms late seen after %.0f ms and %u SYNs", SLOW_ANSWER_MS,
+                  (g_get_monotonic_time () - t0) / 1e3, guest.syns);
+  g_assert_cmpint (g_get_monotonic_time () - t0, <,
+                   (HOLDER_TCP_PROBE_PATIENT_MS + 500) * G_TIME_SPAN_MILLISECOND);
+
+  g_object_unref (waited);
+  g_source_remove (watch);
+  /* The answers still queued go nowhere. */
+  while (guest.pending != NULL)
+    g_main_context_iteration (NULL, TRUE);
+  close (guest.fd);
+  close_net (net);
+  holder_test_remove_tree (root);
+}
+
 static void
 test_guests_reach_each_other (void)
 {
@@ -1346,6 +1536,7 @@ main (int   argc,
   g_test_add_func ("/linux-net/taps", test_taps);
   g_test_add_func ("/linux-net/neighbours", test_neighbours);
   g_test_add_func ("/linux-net/net-watch", test_net_watch);
+  g_test_add_func ("/linux-net/slow-guest", test_slow_guest);
   g_test_add_func ("/linux-net/guests-reach-each-other", test_guests_reach_each_other);
   g_test_add_func ("/linux-net/reconcile/crash", test_crash_reconcile);
   g_test_add_func ("/linux-net/reconcile/live-owner", test_reconcile_live_owner);

@@ -4,8 +4,8 @@
  * Plain non-blocking sockets rather than GSocket or GSocketClient: an
  * attempt is one socket(), one connect() and, when the answer is not
  * immediate, one getsockopt(SO_ERROR) once the fd polls writable. The
- * probe's one GSource carries both the attempt's fd and the next tick
- * (its ready time), so a tick allocates nothing.
+ * probe's one GSource carries the attempts' fds and the next tick (its
+ * ready time), so a tick allocates nothing.
  */
 #define G_LOG_DOMAIN "holder-tcp-probe"
 
@@ -18,8 +18,19 @@
 #include "holder-backend.h"
 #include "holder-tcp-probe.h"
 
-/* A kick within this long of an attempt's start keeps that attempt. */
-#define KICK_KEEPS_ATTEMPT_US 1000
+/* A kick within this long of the last attempt's start starts no other:
+ * the sign is often the guest's answer to that one on its way (its first
+ * frame is the ARP request it needs to reply to our SYN). */
+#define KICK_KEEPS_ATTEMPT_US (HOLDER_TCP_PROBE_MIN_INTERVAL_MS * G_TIME_SPAN_MILLISECOND)
+/* Attempts in flight at most: one patient, the others short-lived. */
+#define MAX_ATTEMPTS 8
+
+typedef struct {
+  int      fd;       /* -1: a free slot */
+  gpointer tag;
+  gint64   started;
+  gboolean patient;
+} Attempt;
 
 struct _HolderTcpProbe {
   gint                ref_count;
@@ -31,9 +42,9 @@ struct _HolderTcpProbe {
   GSource            *source;          /* while running: the tick and the fd */
   gulong              cancel_id;
 
-  int                 fd;              /* the attempt in flight, or -1 */
-  gpointer            fd_tag;
-  gint64              attempt_started;
+  Attempt             attempt[MAX_ATTEMPTS];
+  guint               in_flight;
+  gint64              last_started;
   guint               interval_ms;
   gint64              refused_first;   /* monotonic µs, 0 before any RST */
   gboolean            kicked;
@@ -63,7 +74,7 @@ holder_tcp_probe_unref (HolderTcpProbe *probe)
 {
   if (probe == NULL || --probe->ref_count > 0)
     return;
-  g_assert (probe->task == NULL && probe->source == NULL && probe->fd < 0);
+  g_assert (probe->task == NULL && probe->source == NULL && probe->in_flight == 0);
   g_free (probe->ip);
   g_free (probe);
 }
@@ -90,7 +101,8 @@ holder_tcp_probe_new (const char  *ip,
   probe->target.sin_addr = address;
   probe->ip = g_strdup (ip);
   probe->port = port;
-  probe->fd = -1;
+  for (guint i = 0; i < MAX_ATTEMPTS; i++)
+    probe->attempt[i].fd = -1;
   probe->interval_ms = HOLDER_TCP_PROBE_MIN_INTERVAL_MS;
   return probe;
 }
@@ -109,22 +121,30 @@ holder_tcp_probe_get_refused (HolderTcpProbe *probe)
   return probe->refused;
 }
 
-/* ---- one attempt -------------------------------------------------------- */
+/* ---- attempts ------------------------------------------------------------ */
 
 static void
-attempt_close (HolderTcpProbe *probe)
+attempt_close (HolderTcpProbe *probe,
+               Attempt        *a)
 {
-  if (probe->fd_tag != NULL)
-    {
-      g_source_remove_unix_fd (probe->source, probe->fd_tag);
-      probe->fd_tag = NULL;
-    }
-  if (probe->fd >= 0)
-    close (probe->fd);
-  probe->fd = -1;
+  if (a->fd < 0)
+    return;
+  if (a->tag != NULL)
+    g_source_remove_unix_fd (probe->source, a->tag);
+  close (a->fd);
+  a->fd = -1;
+  a->tag = NULL;
+  probe->in_flight--;
 }
 
-/* The attempt's outcome, from connect() or SO_ERROR: 0 is a connection. */
+static void
+attempts_close_all (HolderTcpProbe *probe)
+{
+  for (guint i = 0; i < MAX_ATTEMPTS; i++)
+    attempt_close (probe, &probe->attempt[i]);
+}
+
+/* An attempt's outcome, from connect() or SO_ERROR: 0 is a connection. */
 static void
 attempt_outcome (HolderTcpProbe *probe,
                  int             err)
@@ -152,9 +172,22 @@ attempt_outcome (HolderTcpProbe *probe,
 }
 
 static void
-attempt_start (HolderTcpProbe *probe)
+attempt_start (HolderTcpProbe *probe,
+               gint64          now)
 {
+  gboolean have_patient = FALSE;
+  Attempt *a = NULL;
   int fd;
+
+  for (guint i = 0; i < MAX_ATTEMPTS; i++)
+    {
+      if (probe->attempt[i].fd < 0)
+        a = a != NULL ? a : &probe->attempt[i];
+      else
+        have_patient |= probe->attempt[i].patient;
+    }
+  if (a == NULL)
+    return;
 
   fd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
@@ -165,7 +198,7 @@ attempt_start (HolderTcpProbe *probe)
       return;
     }
   probe->attempts++;
-  probe->attempt_started = g_get_monotonic_time ();
+  probe->last_started = now;
   if (connect (fd, (const struct sockaddr *) &probe->target, sizeof probe->target) == 0)
     {
       close (fd);
@@ -179,24 +212,66 @@ attempt_start (HolderTcpProbe *probe)
       attempt_outcome (probe, saved_errno);
       return;
     }
-  probe->fd = fd;
-  probe->fd_tag = g_source_add_unix_fd (probe->source, fd, G_IO_OUT);
+  a->fd = fd;
+  a->tag = g_source_add_unix_fd (probe->source, fd, G_IO_OUT);
+  a->started = now;
+  /* One attempt at a time waits as long as the kernel would before
+   * resending its SYN: a guest too busy to answer within the schedule's
+   * ticks (a starved or emulated one) is still seen. */
+  a->patient = !have_patient;
+  probe->in_flight++;
 }
 
-/* The attempt's fd polled writable (or failed): it has its answer. */
+/* @a's fd polled writable (or failed): it has its answer. */
 static void
-attempt_answered (HolderTcpProbe *probe)
+attempt_answered (HolderTcpProbe *probe,
+                  Attempt        *a)
 {
   int err = 0;
   socklen_t len = sizeof err;
 
-  if (getsockopt (probe->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+  if (getsockopt (a->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
     err = errno;
-  attempt_close (probe);
+  attempt_close (probe, a);
   attempt_outcome (probe, err);
 }
 
 /* ---- the schedule ------------------------------------------------------- */
+
+/* Drops what waited long enough. Returns whether a short-lived attempt
+ * went unanswered. */
+static gboolean
+attempts_expire (HolderTcpProbe *probe,
+                 gint64          now)
+{
+  gboolean dropped = FALSE;
+
+  for (guint i = 0; i < MAX_ATTEMPTS; i++)
+    {
+      Attempt *a = &probe->attempt[i];
+      gint64 age = now - a->started;
+
+      if (a->fd < 0)
+        continue;
+      if (a->patient)
+        {
+          if (age >= HOLDER_TCP_PROBE_PATIENT_MS * G_TIME_SPAN_MILLISECOND)
+            attempt_close (probe, a);
+          continue;
+        }
+      /* Before the guest's stack answered, a SYN unanswered at the next
+       * tick met no one, and the kernel would send it again only after a
+       * second: dropped (the new attempt replaces it). After, it will be
+       * answered, only slowly: kept for the longest interval. */
+      if (probe->refused_first == 0 ||
+          age >= HOLDER_TCP_PROBE_MAX_INTERVAL_MS * G_TIME_SPAN_MILLISECOND)
+        {
+          attempt_close (probe, a);
+          dropped = TRUE;
+        }
+    }
+  return dropped;
+}
 
 static void
 probe_tick (HolderTcpProbe *probe)
@@ -204,24 +279,7 @@ probe_tick (HolderTcpProbe *probe)
   gint64 now = g_get_monotonic_time ();
   gboolean fast;
 
-  if (probe->fd >= 0)
-    {
-      /* The guest's stack answered before, so this SYN will be answered
-       * too, only slowly (a loaded or emulated guest): starting over would
-       * only lose the wait so far. Up to the longest interval. */
-      if (probe->refused_first != 0 &&
-          now - probe->attempt_started < HOLDER_TCP_PROBE_MAX_INTERVAL_MS * G_TIME_SPAN_MILLISECOND)
-        {
-          probe->kicked = FALSE;
-          g_source_set_ready_time (probe->source,
-                                   now + HOLDER_TCP_PROBE_MIN_INTERVAL_MS * G_TIME_SPAN_MILLISECOND);
-          return;
-        }
-      /* Unanswered: its SYN met no one, and the kernel would send it
-       * again only after a second. A fresh one instead. */
-      attempt_close (probe);
-    }
-
+  attempts_expire (probe, now);
   fast = probe->kicked || now < probe->kick_fast_until ||
          (probe->refused_first != 0 &&
           now - probe->refused_first < HOLDER_TCP_PROBE_REFUSED_FAST_MS * G_TIME_SPAN_MILLISECOND);
@@ -230,7 +288,7 @@ probe_tick (HolderTcpProbe *probe)
                             : MIN (probe->interval_ms * 2, HOLDER_TCP_PROBE_MAX_INTERVAL_MS);
   /* Armed before the attempt, which may end the run. */
   g_source_set_ready_time (probe->source, now + probe->interval_ms * G_TIME_SPAN_MILLISECOND);
-  attempt_start (probe);
+  attempt_start (probe, now);
 }
 
 static gboolean
@@ -241,10 +299,15 @@ probe_source_dispatch (GSource     *source,
   HolderTcpProbe *probe = ((ProbeSource *) source)->probe;
   gint64 ready = g_source_get_ready_time (source);
 
-  /* Held until the end: the attempt's outcome may end the run. */
+  /* Held until the end: an attempt's outcome may end the run. */
   probe->ref_count++;
-  if (probe->fd_tag != NULL && g_source_query_unix_fd (source, probe->fd_tag) != 0)
-    attempt_answered (probe);
+  for (guint i = 0; i < MAX_ATTEMPTS && probe->task != NULL; i++)
+    {
+      Attempt *a = &probe->attempt[i];
+
+      if (a->fd >= 0 && g_source_query_unix_fd (source, a->tag) != 0)
+        attempt_answered (probe, a);
+    }
   if (probe->task != NULL && ready >= 0 && g_source_get_time (source) >= ready)
     probe_tick (probe);
   holder_tcp_probe_unref (probe);
@@ -267,8 +330,7 @@ holder_tcp_probe_kick (HolderTcpProbe *probe,
   probe->kicked = TRUE;
   probe->kick_fast_until = MAX (probe->kick_fast_until,
                                 g_get_monotonic_time () + fast_ms * G_TIME_SPAN_MILLISECOND);
-  if (probe->fd >= 0 &&
-      g_get_monotonic_time () - probe->attempt_started < KICK_KEEPS_ATTEMPT_US)
+  if (g_get_monotonic_time () - probe->last_started < KICK_KEEPS_ATTEMPT_US)
     return;
   /* The next iteration of the main loop ticks. */
   g_source_set_ready_time (probe->source, 0);
@@ -288,7 +350,7 @@ probe_return (HolderTcpProbe *probe,
       g_clear_error (&error);
       return;
     }
-  attempt_close (probe);
+  attempts_close_all (probe);
   g_source_destroy (probe->source);
   g_clear_pointer (&probe->source, g_source_unref);
   if (probe->cancel_id != 0)
@@ -356,7 +418,7 @@ holder_tcp_probe_run_async (HolderTcpProbe      *probe,
   g_debug ("probing %s:%u", probe->ip, probe->port);
   g_source_set_ready_time (probe->source,
                            g_get_monotonic_time () + probe->interval_ms * G_TIME_SPAN_MILLISECOND);
-  attempt_start (probe);
+  attempt_start (probe, g_get_monotonic_time ());
 }
 
 gboolean

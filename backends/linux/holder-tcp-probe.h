@@ -3,24 +3,26 @@
  * "Is the guest up": connect to @ip:@port until a connection is accepted,
  * on a schedule that notices a listener within milliseconds.
  *
- * One attempt is in flight at a time. Attempts start on ticks, every
- * HOLDER_TCP_PROBE_MIN_INTERVAL_MS at first:
+ * An attempt starts on each tick, every HOLDER_TCP_PROBE_MIN_INTERVAL_MS
+ * at first:
  * - an attempt still unanswered at the next tick (its SYN met no one: the
- *   guest's stack is not up) is dropped and a fresh one started, since
- *   the kernel would retransmit that SYN only after a second; each such
- *   tick doubles the interval, up to HOLDER_TCP_PROBE_MAX_INTERVAL_MS;
+ *   guest's stack is not up) is dropped, since the kernel would resend
+ *   that SYN only after a second, and the tick's fresh one replaces it;
+ *   each tick doubles the interval, up to HOLDER_TCP_PROBE_MAX_INTERVAL_MS;
  * - once the guest refused a connection (RST: its stack is up, the port
  *   not yet), an attempt costs one round trip, and the interval stays at
  *   the minimum for HOLDER_TCP_PROBE_REFUSED_FAST_MS, when the listener
- *   is most likely to appear, then backs off like the other case; an
- *   attempt that is slow to be answered then is kept (for up to the
- *   longest interval), not started over;
+ *   is most likely to appear, then backs off again; attempts slow to be
+ *   answered are then kept for the longest interval, overlapping;
+ * - one attempt at a time is patient: kept for HOLDER_TCP_PROBE_PATIENT_MS
+ *   (when the kernel would resend its SYN), so that a guest too busy to
+ *   answer within the ticks (starved, emulated) is seen all the same;
  * - holder_tcp_probe_kick() (the host saw a sign of the guest: its first
  *   frame, say, when its link comes up and its address is moments away)
  *   starts an attempt at once and may keep the interval at the minimum
  *   for a while.
  * The schedule is one GSource on the caller's main context (its ready
- * time is the tick, the attempt's socket its one fd): no thread, no busy
+ * time is the tick, the attempts' sockets its fds): no thread, no busy
  * loop, one connect() per tick at most.
  */
 #pragma once
@@ -32,6 +34,7 @@ G_BEGIN_DECLS
 #define HOLDER_TCP_PROBE_MIN_INTERVAL_MS  5
 #define HOLDER_TCP_PROBE_MAX_INTERVAL_MS  20
 #define HOLDER_TCP_PROBE_REFUSED_FAST_MS  5000
+#define HOLDER_TCP_PROBE_PATIENT_MS       1000
 
 typedef struct _HolderTcpProbe HolderTcpProbe;
 
