@@ -357,10 +357,6 @@ HOLDER_EXPORT
 void holder_boot_trace (const char *member,
                         const char *step);
 
-/* Whether the boot trace prints (for callers that must work to trace). */
-HOLDER_EXPORT
-gboolean holder_boot_trace_enabled (void);
-
 /* Parses a Go time.Duration string ("90s", "1h30m", "250ms", "1.5h",
  * "300us", "-1s", "0") into microseconds. Returns FALSE on anything Go
  * would refuse. The knobs of FLEETBOX_* variables use this syntax. */

@@ -7,8 +7,8 @@
 
 #include "holder-backend.h"
 
-gboolean
-holder_boot_trace_enabled (void)
+static gboolean
+boot_trace_enabled (void)
 {
   /* 0: not looked yet; 1: off; 2: on. G_MESSAGES_DEBUG is read once. */
   static gsize state = 0;
@@ -28,7 +28,7 @@ holder_boot_trace (const char *member,
 {
   g_return_if_fail (member != NULL && step != NULL);
 
-  if (!holder_boot_trace_enabled ())
+  if (!boot_trace_enabled ())
     return;
   g_debug ("boot-trace %" G_GINT64_FORMAT " %s %s", g_get_monotonic_time (), member, step);
 }
