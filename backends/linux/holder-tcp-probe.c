@@ -238,14 +238,11 @@ attempt_answered (HolderTcpProbe *probe,
 
 /* ---- the schedule ------------------------------------------------------- */
 
-/* Drops what waited long enough. Returns whether a short-lived attempt
- * went unanswered. */
-static gboolean
+/* Drops what waited long enough. */
+static void
 attempts_expire (HolderTcpProbe *probe,
                  gint64          now)
 {
-  gboolean dropped = FALSE;
-
   for (guint i = 0; i < MAX_ATTEMPTS; i++)
     {
       Attempt *a = &probe->attempt[i];
@@ -265,12 +262,8 @@ attempts_expire (HolderTcpProbe *probe,
        * answered, only slowly: kept for the longest interval. */
       if (probe->refused_first == 0 ||
           age >= HOLDER_TCP_PROBE_MAX_INTERVAL_MS * G_TIME_SPAN_MILLISECOND)
-        {
-          attempt_close (probe, a);
-          dropped = TRUE;
-        }
+        attempt_close (probe, a);
     }
-  return dropped;
 }
 
 static void
