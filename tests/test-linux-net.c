@@ -953,7 +953,7 @@ test_net_watch (void)
   tap = holder_linux_net_add_tap (net, &error);
   g_assert_no_error (error);
 
-  watch = holder_net_watch_new (tap, "52:54:00:aa:bb:cc", NULL, on_sign, &signs);
+  watch = holder_net_watch_new (tap, "52:54:00:aa:bb:cc", "192.168.2.77", on_sign, &signs);
   g_assert_nonnull (watch);
   /* Another guest's watch hears nothing of this one. */
   other = holder_net_watch_new ("fbt-00000000", "52:54:00:00:00:01", "192.168.2.99",
@@ -973,6 +973,13 @@ test_net_watch (void)
   g_assert_cmpint (write (fd, frame, sizeof frame), ==, sizeof frame);
   g_assert_true (await_sign (&signs, HOLDER_NET_SIGN_FRAME));
   g_assert_cmpuint (signs.signs[HOLDER_NET_SIGN_CARRIER], ==, 1);
+
+  /* Without a permanent entry, the kernel confirming the guest's address
+   * (as after an ARP answer) is a sign too. */
+  g_assert_cmpuint (signs.signs[HOLDER_NET_SIGN_NEIGHBOUR], ==, 0);
+  run_ip ("neigh replace 192.168.2.77 lladdr 52:54:00:aa:bb:cc nud reachable dev %s",
+          holder_linux_net_get_bridge (net));
+  g_assert_true (await_sign (&signs, HOLDER_NET_SIGN_NEIGHBOUR));
 
   /* Freed from inside its own call is fine too; here, plainly. */
   holder_net_watch_free (watch);
