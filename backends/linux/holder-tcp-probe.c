@@ -315,15 +315,28 @@ void
 holder_tcp_probe_kick (HolderTcpProbe *probe,
                        guint           fast_ms)
 {
+  gint64 now;
+
   g_return_if_fail (probe != NULL);
 
   if (probe->task == NULL)
     return;
   g_debug ("%s:%u kicked (fast for %u ms)", probe->ip, probe->port, fast_ms);
+  now = g_get_monotonic_time ();
   probe->kicked = TRUE;
-  probe->kick_fast_until = MAX (probe->kick_fast_until,
-                                g_get_monotonic_time () + fast_ms * G_TIME_SPAN_MILLISECOND);
-  if (g_get_monotonic_time () - probe->last_started < KICK_KEEPS_ATTEMPT_US)
+  probe->kick_fast_until = MAX (probe->kick_fast_until, now + fast_ms * G_TIME_SPAN_MILLISECOND);
+  /* The way to the guest may only just have opened (a bridge port
+   * forwards once the kernel has taken in its carrier, up to a second
+   * after it): a patient SYN sent before may have been lost on the way.
+   * It waits no longer than any other, and the next attempt is patient. */
+  for (guint i = 0; i < MAX_ATTEMPTS; i++)
+    {
+      Attempt *a = &probe->attempt[i];
+
+      if (a->fd >= 0 && a->patient && now - a->started >= KICK_KEEPS_ATTEMPT_US)
+        a->patient = FALSE;
+    }
+  if (now - probe->last_started < KICK_KEEPS_ATTEMPT_US)
     return;
   /* The next iteration of the main loop ticks. */
   g_source_set_ready_time (probe->source, 0);

@@ -20,7 +20,8 @@
  * - holder_tcp_probe_kick() (the host saw a sign of the guest: its first
  *   frame, say, when its link comes up and its address is moments away)
  *   starts an attempt at once and may keep the interval at the minimum
- *   for a while.
+ *   for a while; that attempt becomes the patient one, since the way to
+ *   the guest may only just have opened.
  * The schedule is one GSource on the caller's main context (its ready
  * time is the tick, the attempts' sockets its fds): no thread, no busy
  * loop, one connect() per tick at most.
