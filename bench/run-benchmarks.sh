@@ -27,7 +27,7 @@ for b in bench-status bench-throughput bench-startup bench-rss bench-parent-deat
 done
 
 if [ -n "${BENCH_QUICK:-}" ]; then
-  quick=(2000 "20 2" 20 "" 5 1 20 4)
+  quick=(2000 "20 2" 20 "" 5 "2 1" 20 4)
 else
   quick=("" "" "" "" "" "" "" "")
 fi
@@ -78,7 +78,12 @@ awk '
     row("bound_close_p50",      "control connection closed to exit, p50", 1.2, "ms",    "lower", 1)
     row("parent_death_bind_mean",  "parent SIGKILL noticed, mean",      500,   "ms",    "lower", 250)
     row("parent_death_watch_mean", "  parent watch alone, mean",        "",    "ms",    "lower", "")
-    row("boot_overhead_mean",   "helper overhead per boot, mean",       "",    "ms",    "lower", "")
+    row("boot_seq_overhead_p50", "helper overhead per boot, p50",       "",    "ms",    "lower", 10)
+    row("boot_seq_overhead_max", "  max",                               "",    "ms",    "lower", 50)
+    row("boot_seq_spawn_p50",   "  request to VMM spawned, p50",        "",    "ms",    "lower", 5)
+    row("boot_con_overhead_p50", "  3 boots at once, p50",              "",    "ms",    "lower", 10)
+    row("boot_con_overhead_max", "  3 boots at once, max",              "",    "ms",    "lower", 50)
+    row("boot_con_helper_cpu",  "  helper CPU while 3 guests boot",     "",    "%",     "lower", "")
   }
   function row(key, what, go, unit, better, target) {
     keys[n] = key; whats[key] = what; gos[key] = go; units[key] = unit; betters[key] = better

@@ -341,6 +341,25 @@ void holder_backend_report_reclaimed (HolderBackend *self,
                                       const char    *kind,
                                       const char    *what);
 
+/* The log domain of the boot trace: G_MESSAGES_DEBUG=holder-boot-trace. */
+#define HOLDER_BOOT_TRACE_DOMAIN "holder-boot-trace"
+
+/* The boot trace: one debug line per step of a boot on the helper's side,
+ * stamped with CLOCK_MONOTONIC (g_get_monotonic_time(), microseconds):
+ *
+ *     boot-trace <usec> <member> <step>
+ *
+ * in the domain HOLDER_BOOT_TRACE_DOMAIN, so that only
+ * G_MESSAGES_DEBUG=holder-boot-trace (or =all) prints it, on the helper's
+ * standard output as GLib prints debug messages. Off, a call costs one
+ * test of a flag read once. Steps, in order: "request" (boot-member
+ * parsed), "tap" (the VM's link is ready), "vmm-spawned", "api-answered",
+ * "vm-started", "port22" (the guest accepted a connection), "reply"
+ * (the reply written). bench/bench-boot-overhead reads them. */
+HOLDER_EXPORT
+void holder_boot_trace (const char *member,
+                        const char *step);
+
 /* Parses a Go time.Duration string ("90s", "1h30m", "250ms", "1.5h",
  * "300us", "-1s", "0") into microseconds. Returns FALSE on anything Go
  * would refuse. The knobs of FLEETBOX_* variables use this syntax. */

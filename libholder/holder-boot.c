@@ -146,6 +146,8 @@ boot_finish (HolderBoot *op)
         holder_conn_reply_empty (op->conn);
       else
         holder_conn_reply_error (op->conn, "%s", op->failure);
+      /* Written by now: a reply this small never waits for the socket. */
+      holder_boot_trace (op->spec->name, "reply");
     }
 
   boot_free (op);
@@ -224,6 +226,7 @@ on_started (GObject      *source,
       boot_abort (op);
       return;
     }
+  holder_boot_trace (op->spec->name, "vm-started");
   boot_step_wait_ip (op);
 }
 

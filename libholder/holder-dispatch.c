@@ -218,6 +218,7 @@ handle_boot_member (HolderServer        *self,
       holder_conn_reply_error (conn, "%s", error->message);
       return;
     }
+  holder_boot_trace (spec->name, "request");
   if (self->shutting_down)
     {
       holder_conn_reply_error (conn, "helper is shutting down");

@@ -119,3 +119,28 @@ holder_test_wait_for_file (const char *path,
       g_usleep (20 * 1000); /* polling a file another process writes */
     }
 }
+
+char *
+holder_test_neighbour_of (const char *ip)
+{
+  g_autofree char *command = g_strdup_printf ("ip neigh show to %s", ip);
+  g_autoptr(GError) error = NULL;
+  char *out = NULL;
+
+  g_spawn_command_line_sync (command, &out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  return g_strstrip (out);
+}
+
+gboolean
+holder_test_has_permanent_neighbour (const char *ip,
+                                     const char *mac,
+                                     const char *link_prefix)
+{
+  g_autofree char *line = holder_test_neighbour_of (ip);
+  g_autofree char *head = g_strdup_printf ("%s dev %s", ip, link_prefix);
+  g_autofree char *tail = g_strdup_printf (" lladdr %s PERMANENT", mac);
+
+  return g_str_has_prefix (line, head) && g_str_has_suffix (line, tail) &&
+         strchr (line, '\n') == NULL;
+}

@@ -33,4 +33,14 @@ void holder_test_wait_for_file (const char *path,
                                 const char *needle,
                                 guint       timeout_s);
 
+/* What `ip neigh show to @ip` says in this network namespace, stripped
+ * ("" when there is no entry): "A.B.C.D dev fbx-... lladdr M PERMANENT". */
+char *holder_test_neighbour_of (const char *ip);
+
+/* Whether @ip has a permanent neighbour entry for @mac (on any link whose
+ * name starts with @link_prefix). */
+gboolean holder_test_has_permanent_neighbour (const char *ip,
+                                              const char *mac,
+                                              const char *link_prefix);
+
 G_END_DECLS

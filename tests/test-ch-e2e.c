@@ -251,6 +251,42 @@ assert_host_clean (Fixture *fx)
     g_assert_true (entry[0] == '.'); /* only the lock file may stay */
 }
 
+/* Member @i's permanent neighbour entry: its reserved MAC on the bridge. */
+static void
+assert_neighbour (Fixture *fx, guint i)
+{
+  g_autofree char *mac = holder_mac_for_name (fx->names[i]);
+
+  g_assert_true (holder_test_has_permanent_neighbour (fx->ips[i], mac, "fbx-"));
+}
+
+static void
+assert_no_neighbour (Fixture *fx, guint i)
+{
+  g_autofree char *line = holder_test_neighbour_of (fx->ips[i]);
+
+  g_assert_cmpstr (line, ==, "");
+}
+
+/* utime + stime of @pid in seconds (field 14 and 15 of /proc/<pid>/stat). */
+static double
+process_cpu_seconds (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *stat = NULL;
+  g_auto(GStrv) fields = NULL;
+  const char *paren;
+
+  g_assert_true (g_file_get_contents (path, &stat, NULL, NULL));
+  paren = strrchr (stat, ')');
+  g_assert_nonnull (paren);
+  /* After the command: state is field 3, utime field 14, stime field 15. */
+  fields = g_strsplit (paren + 2, " ", 0);
+  g_assert_cmpuint (g_strv_length (fields), >, 13);
+  return (g_ascii_strtod (fields[11], NULL) + g_ascii_strtod (fields[12], NULL)) /
+         sysconf (_SC_CLK_TCK);
+}
+
 /* ------------------------------------------------------------------ tests */
 
 static void
@@ -272,9 +308,16 @@ test_cluster (Fixture *fx, gconstpointer data)
     }
 
   spawn_and_network (fx, 3);
+  /* Reserved: the helper knows the guests' MACs, so the kernel need not
+   * ask (no ARP wait for the probes of port 22). */
+  for (guint i = 0; i < 3; i++)
+    assert_neighbour (fx, i);
   boot_members (fx, 0, 3, TRUE);
   for (guint i = 0; i < 3; i++)
-    assert_running (fx, i);
+    {
+      assert_running (fx, i);
+      assert_neighbour (fx, i);
+    }
 
   /* Member 1 reaches 2 and 3 across the bridge, as its serial log says. */
   reached2 = g_strdup_printf ("holder-guest: reached %s", fx->ips[1]);
@@ -288,6 +331,10 @@ test_cluster (Fixture *fx, gconstpointer data)
   g_assert_true (holder_test_file_contains (fx->serial[1], "holder-guest: ACPI power button, powering off"));
   assert_running (fx, 0);
   assert_running (fx, 2);
+  /* Its entry went with its VM; the others' stay. */
+  assert_no_neighbour (fx, 1);
+  assert_neighbour (fx, 0);
+  assert_neighbour (fx, 2);
 
   /* Re-join with the same address and MAC. */
   {
@@ -302,6 +349,7 @@ test_cluster (Fixture *fx, gconstpointer data)
     g_assert_true (g_remove (fx->serial[1]) == 0);
     boot_members (fx, 1, 1, FALSE);
     assert_running (fx, 1);
+    assert_neighbour (fx, 1);
     holder_test_wait_for_file (fx->serial[1], up, 60);
   }
 
@@ -330,6 +378,79 @@ test_cluster (Fixture *fx, gconstpointer data)
     g_assert_true (g_spawn_check_wait_status (status, NULL));
   }
   assert_host_clean (fx);
+  /* The bridge took the entries with it. */
+  for (guint i = 0; i < 3; i++)
+    assert_no_neighbour (fx, i);
+}
+
+/* A guest whose stack is up but whose port 22 never opens: the wait ends
+ * with the standard timeout, and all the while the probe costs the helper
+ * little (it probes every few ms, but never spins). */
+static void
+test_port22_closed (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(HolderMemberSpec) spec = NULL;
+  g_autoptr(HolderRequest) request = NULL;
+  g_autofree char *up = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *cmdline = NULL;
+  Boot boot = { 0, };
+  GPid helper_pid;
+  double cpu0, cpu;
+  gint64 t0, elapsed;
+
+  if (skip_reason != NULL)
+    {
+      g_test_skip (skip_reason);
+      return;
+    }
+
+  /* Long enough for the guest to boot (seconds under TCG, more when the
+   * machine is busy) and then 10 s of measuring. */
+  fx->envp = g_environ_setenv (fx->envp, "FLEETBOX_IP_WAIT_TIMEOUT", "60s", TRUE);
+  spawn_and_network (fx, 1);
+  helper_pid = holder_helper_get_pid (fx->helper);
+  spec = make_spec (fx, 0, FALSE);
+  cmdline = g_strconcat (spec->cmdline, " holder.port22=closed", NULL);
+  g_free (spec->cmdline);
+  spec->cmdline = g_steal_pointer (&cmdline);
+  request = holder_request_new ("boot-member");
+  request->spec = holder_member_spec_copy (spec);
+  holder_client_send_async (fx->root, fx->names[0], request, BOOT_TIMEOUT_MS, NULL,
+                            on_booted, &boot);
+
+  /* From the moment its stack answers (RST), the probe is at its busiest. */
+  up = g_strdup_printf ("holder-guest: up %s, port 22 closed", fx->ips[0]);
+  while (!holder_test_file_contains (fx->serial[0], up))
+    {
+      g_assert_false (boot.done);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (10 * 1000); /* watching a file another process writes */
+    }
+  cpu0 = process_cpu_seconds (helper_pid);
+  t0 = g_get_monotonic_time ();
+  while (g_get_monotonic_time () - t0 < 10 * G_USEC_PER_SEC)
+    {
+      g_assert_false (boot.done);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (10 * 1000); /* letting time pass: the figure is the helper's */
+    }
+  cpu = process_cpu_seconds (helper_pid) - cpu0;
+  elapsed = g_get_monotonic_time () - t0;
+  g_test_message ("helper CPU over %.1f s of probing a guest with port 22 closed: "
+                  "%.2f s (%.2f %% of one CPU)", elapsed / 1e6, cpu,
+                  100.0 * cpu / (elapsed / 1e6));
+  g_assert_cmpfloat (cpu / (elapsed / 1e6), <, 0.05);
+
+  while (!boot.done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_null (boot.reply);
+  g_assert_nonnull (boot.error);
+  /* The standard message: other parts may add what "up" means after it. */
+  expected = g_strdup_printf ("wait for ip %s: timed out after 1m0s", fx->names[0]);
+  g_test_message ("boot-member: %s", boot.error->message);
+  g_assert_true (g_str_has_prefix (boot.error->message, expected));
+  g_clear_error (&boot.error);
 }
 
 static void
@@ -373,6 +494,7 @@ main (int argc, char **argv)
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
   ADD ("/ch-e2e/cluster", test_cluster);
   ADD ("/ch-e2e/sigterm-leaves-nothing", test_sigterm_leaves_nothing);
+  ADD ("/ch-e2e/port22-closed", test_port22_closed);
 #undef ADD
 
   ret = g_test_run ();

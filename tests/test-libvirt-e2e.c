@@ -595,6 +595,24 @@ run_reconcile (Fixture *fx)
   g_assert_true (g_spawn_check_wait_status (status, NULL));
 }
 
+/* Member @i's permanent neighbour entry on the network's bridge (libvirtd
+ * runs in this namespace, so the helper installs them). */
+static void
+assert_neighbour (Fixture *fx, guint i)
+{
+  g_autofree char *mac = holder_mac_for_name (fx->names[i]);
+
+  g_assert_true (holder_test_has_permanent_neighbour (fx->ips[i], mac, "hbr-"));
+}
+
+static void
+assert_no_neighbour (Fixture *fx, guint i)
+{
+  g_autofree char *line = holder_test_neighbour_of (fx->ips[i]);
+
+  g_assert_cmpstr (line, ==, "");
+}
+
 /* ------------------------------------------------------------------ tests */
 
 static void
@@ -614,9 +632,14 @@ test_cluster (Fixture *fx, gconstpointer data)
     }
 
   spawn_and_network (fx, 3);
+  for (guint i = 0; i < 3; i++)
+    assert_neighbour (fx, i);
   boot_members (fx, 0, 3, TRUE);
   for (guint i = 0; i < 3; i++)
-    assert_running (fx, i);
+    {
+      assert_running (fx, i);
+      assert_neighbour (fx, i);
+    }
   domains = virsh_names ("list");
   for (guint i = 0; i < 3; i++)
     {
@@ -637,6 +660,8 @@ test_cluster (Fixture *fx, gconstpointer data)
   assert_running (fx, 0);
   assert_running (fx, 2);
   g_assert_cmpuint (count_qemus (), ==, 2);
+  assert_no_neighbour (fx, 1);
+  assert_neighbour (fx, 0);
 
   /* Re-join with the same address and MAC. */
   {
@@ -651,6 +676,7 @@ test_cluster (Fixture *fx, gconstpointer data)
     g_assert_true (g_remove (fx->serial[1]) == 0);
     boot_members (fx, 1, 1, FALSE);
     assert_running (fx, 1);
+    assert_neighbour (fx, 1);
     holder_test_wait_for_file (fx->serial[1], up, 60);
   }
 
@@ -671,6 +697,9 @@ test_cluster (Fixture *fx, gconstpointer data)
   g_assert_true (holder_networks_exist ());
   run_reconcile (fx);
   assert_libvirt_clean ();
+  /* The bridge took the entries with it. */
+  for (guint i = 0; i < 3; i++)
+    assert_no_neighbour (fx, i);
 }
 
 static void

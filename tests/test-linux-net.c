@@ -31,11 +31,16 @@
 #include <unistd.h>
 
 #include <glib.h>
+#include <glib-unix.h>
 #include <glib/gstdio.h>
+#include <stdio.h>
 
 #include "holder-backend.h"
 #include "holder-linux-net.h"
+#include "holder-guest-wait.h"
 #include "holder-linux-net-host.h"
+#include "holder-net-watch.h"
+#include "holder-tcp-probe.h"
 #include "holder-test-util.h"
 
 #define UPLINK "upl0"
@@ -410,6 +415,50 @@ add_guest (HolderLinuxNet *net,
   run_ip ("-n %s route add default via %s", netns, holder_linux_net_get_gateway (net));
 }
 
+/* What `ip neigh` says of @ip in this namespace ("" when nothing). */
+static char *
+neighbour_of (const char *ip)
+{
+  g_autofree char *command = g_strdup_printf ("ip neigh show to %s", ip);
+  g_autoptr(GError) error = NULL;
+  char *out = NULL;
+
+  g_spawn_command_line_sync (command, &out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  return g_strstrip (out);
+}
+
+/* Whether @ip has the permanent entry @mac on @bridge. */
+static gboolean
+has_permanent_neighbour (const char *bridge,
+                         const char *ip,
+                         const char *mac)
+{
+  g_autofree char *line = neighbour_of (ip);
+  g_autofree char *wanted = g_strdup_printf ("%s dev %s lladdr %s PERMANENT", ip, bridge, mac);
+
+  return g_str_equal (line, wanted);
+}
+
+/* The link's MAC address ("ip -br": name, state, address, flags; /sys
+ * here still shows the host's namespace). */
+static char *
+link_address (const char *name)
+{
+  g_autofree char *command = g_strdup_printf ("ip -br link show dev %s", name);
+  g_autofree char *out = NULL;
+  g_auto(GStrv) fields = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_spawn_command_line_sync (command, &out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  fields = g_strsplit_set (g_strstrip (out), " \t", -1);
+  for (guint i = 1, seen = 0; fields[i] != NULL; i++)
+    if (fields[i][0] != '\0' && ++seen == 2)
+      return g_strdup (fields[i]);
+  g_assert_not_reached ();
+}
+
 /* Reconcile that must succeed; returns the warnings. */
 static GStrv
 reconcile_ok (const char *root,
@@ -769,6 +818,398 @@ test_taps (void)
 }
 
 static void
+test_neighbours (void)
+{
+  g_autofree char *root = NULL;
+  g_autofree char *ip = NULL;
+  g_autofree char *mac = holder_mac_for_name ("n-1");
+  g_autofree char *bridge_mac = NULL;
+  g_autofree char *bridge_mac_after = NULL;
+  g_autofree char *tap = NULL;
+  g_autofree char *line = NULL;
+  g_autofree char *bridge = NULL;
+  g_autoptr(GError) error = NULL;
+  HolderLinuxNet *net;
+
+  SKIP_UNLESS_READY ();
+  root = make_root ();
+  net = create_net (root);
+  bridge = g_strdup (holder_linux_net_get_bridge (net));
+  ip = reserve_ok (net, "n-1", NULL);
+
+  g_assert_true (holder_linux_net_add_neighbour (net, ip, mac, &error));
+  g_assert_no_error (error);
+  g_assert_true (has_permanent_neighbour (bridge, ip, mac));
+  /* Again (a member booted after a stop): replaced, no error. */
+  g_assert_true (holder_linux_net_add_neighbour (net, ip, mac, &error));
+  g_assert_no_error (error);
+  g_assert_true (has_permanent_neighbour (bridge, ip, mac));
+
+  /* A port whose address is lower than the bridge's would become the
+   * bridge's address if the bridge had none of its own, and a changed
+   * address flushes every neighbour entry, permanent ones too. */
+  bridge_mac = link_address (bridge);
+  tap = holder_linux_net_add_tap (net, &error);
+  g_assert_no_error (error);
+  run_ip ("link set dev %s address 00:00:00:00:00:01", tap);
+  bridge_mac_after = link_address (bridge);
+  g_assert_cmpstr (bridge_mac_after, ==, bridge_mac);
+  g_assert_true (has_permanent_neighbour (bridge, ip, mac));
+  /* The port going away does not take it either. */
+  g_assert_true (holder_linux_net_remove_tap (net, tap, &error));
+  g_assert_no_error (error);
+  g_assert_true (has_permanent_neighbour (bridge, ip, mac));
+
+  /* Removed, and removing again is fine. */
+  g_assert_true (holder_linux_net_remove_neighbour (net, ip, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr ((line = neighbour_of (ip)), ==, "");
+  g_assert_true (holder_linux_net_remove_neighbour (net, ip, &error));
+  g_assert_no_error (error);
+
+  /* Only member addresses of this network. */
+  g_assert_false (holder_linux_net_add_neighbour (net, "10.99.0.1", mac, &error));
+  g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (holder_linux_net_add_neighbour (net, holder_linux_net_get_gateway (net),
+                                                  mac, &error));
+  g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (holder_linux_net_add_neighbour (net, ip, "not a mac", &error));
+  g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  /* Close: the bridge takes its entries with it. */
+  g_assert_true (holder_linux_net_add_neighbour (net, ip, mac, &error));
+  g_assert_no_error (error);
+  close_net (net);
+  g_clear_pointer (&line, g_free);
+  g_assert_cmpstr ((line = neighbour_of (ip)), ==, "");
+  holder_test_remove_tree (root);
+}
+
+typedef struct {
+  guint signs[HOLDER_NET_SIGN_LOST + 1];
+} Signs;
+
+static void
+on_sign (HolderNetSign sign,
+         gpointer      user_data)
+{
+  Signs *signs = user_data;
+
+  signs->signs[sign]++;
+}
+
+static gboolean
+on_deadline (gpointer user_data)
+{
+  gboolean *passed = user_data;
+
+  *passed = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+run_main_for_ms (guint ms)
+{
+  gboolean passed = FALSE;
+
+  g_timeout_add (ms, on_deadline, &passed);
+  while (!passed)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+/* Runs the main context until @signs has a @sign, or 5 s. */
+static gboolean
+await_sign (Signs         *signs,
+            HolderNetSign  sign)
+{
+  gboolean passed = FALSE;
+  guint deadline = g_timeout_add_seconds (5, on_deadline, &passed);
+
+  while (signs->signs[sign] == 0 && !passed)
+    g_main_context_iteration (NULL, TRUE);
+  if (!passed)
+    g_source_remove (deadline);
+  return signs->signs[sign] > 0;
+}
+
+static void
+test_net_watch (void)
+{
+  static const guint8 frame[] = {
+    /* virtio_net_hdr (IFF_VNET_HDR): no offloads */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* broadcast, from the guest's MAC, ARP */
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc, 0x08, 0x06,
+    0, 1, 8, 0, 6, 4, 0, 1, 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  };
+  g_autofree char *root = NULL;
+  g_autofree char *tap = NULL;
+  g_autoptr(GError) error = NULL;
+  struct ifreq ifr = { 0 };
+  HolderNetWatch *watch;
+  HolderNetWatch *other;
+  Signs signs = { { 0 } };
+  Signs other_signs = { { 0 } };
+  HolderLinuxNet *net;
+  int fd;
+
+  SKIP_UNLESS_READY ();
+  root = make_root ();
+  net = create_net (root);
+  tap = holder_linux_net_add_tap (net, &error);
+  g_assert_no_error (error);
+
+  watch = holder_net_watch_new (tap, "52:54:00:aa:bb:cc", "192.168.2.77", on_sign, &signs);
+  g_assert_nonnull (watch);
+  /* Another guest's watch hears nothing of this one. */
+  other = holder_net_watch_new ("fbt-00000000", "52:54:00:00:00:01", "192.168.2.99",
+                                on_sign, &other_signs);
+  g_assert_nonnull (other);
+
+  /* The VMM attaches: the tap gains its carrier. */
+  fd = open ("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+  g_strlcpy (ifr.ifr_name, tap, sizeof ifr.ifr_name);
+  g_assert_cmpint (ioctl (fd, TUNSETIFF, &ifr), ==, 0);
+  g_assert_true (await_sign (&signs, HOLDER_NET_SIGN_CARRIER));
+  g_assert_cmpuint (signs.signs[HOLDER_NET_SIGN_FRAME], ==, 0);
+
+  /* The guest's first frame: the bridge learns its MAC. */
+  g_assert_cmpint (write (fd, frame, sizeof frame), ==, sizeof frame);
+  g_assert_true (await_sign (&signs, HOLDER_NET_SIGN_FRAME));
+  g_assert_cmpuint (signs.signs[HOLDER_NET_SIGN_CARRIER], ==, 1);
+
+  /* Without a permanent entry, the kernel confirming the guest's address
+   * (as after an ARP answer) is a sign too. */
+  g_assert_cmpuint (signs.signs[HOLDER_NET_SIGN_NEIGHBOUR], ==, 0);
+  run_ip ("neigh replace 192.168.2.77 lladdr 52:54:00:aa:bb:cc nud reachable dev %s",
+          holder_linux_net_get_bridge (net));
+  g_assert_true (await_sign (&signs, HOLDER_NET_SIGN_NEIGHBOUR));
+
+  /* Freed from inside its own call is fine too; here, plainly. */
+  holder_net_watch_free (watch);
+  holder_net_watch_free (other);
+  for (guint i = 0; i <= HOLDER_NET_SIGN_LOST; i++)
+    g_assert_cmpuint (other_signs.signs[i], ==, 0);
+  close (fd);
+  close_net (net);
+  holder_test_remove_tree (root);
+}
+
+/* ---- a slow guest ----------------------------------------------------- */
+
+/* A "guest" that is the test itself on the far side of a tap: it answers
+ * every SYN to its port 22 with a SYN-ACK, but late (a starved or
+ * emulated guest), later than the probe keeps its short-lived attempts. */
+#define SLOW_ANSWER_MS 60
+#define VNET_HDR_LEN   10
+
+typedef struct {
+  int     fd;
+  guint8  mac[6];
+  guint   syns;
+  GSList *pending;  /* frames to send back, in order */
+} SlowGuest;
+
+static guint16
+checksum_fold (guint32 sum)
+{
+  while (sum >> 16)
+    sum = (sum & 0xffff) + (sum >> 16);
+  return (guint16) ~sum;
+}
+
+static guint32
+checksum_add (guint32 sum, const guint8 *data, gsize len)
+{
+  for (gsize i = 0; i + 1 < len; i += 2)
+    sum += (guint32) (data[i] << 8 | data[i + 1]);
+  if (len % 2)
+    sum += (guint32) data[len - 1] << 8;
+  return sum;
+}
+
+static gboolean
+on_slow_answer (gpointer user_data)
+{
+  SlowGuest *guest = user_data;
+  GBytes *frame = guest->pending->data;
+  gsize len;
+  gconstpointer data = g_bytes_get_data (frame, &len);
+
+  g_assert_cmpint (write (guest->fd, data, len), ==, (gssize) len);
+  guest->pending = g_slist_delete_link (guest->pending, guest->pending);
+  g_bytes_unref (frame);
+  return G_SOURCE_REMOVE;
+}
+
+/* A SYN to port 22 in @in (virtio header, Ethernet, IPv4, TCP): queues
+ * its SYN-ACK, sent SLOW_ANSWER_MS later. */
+static gboolean
+on_guest_frame (int          fd,
+                GIOCondition condition,
+                gpointer     user_data)
+{
+  SlowGuest *guest = user_data;
+  guint8 in[2048];
+  guint8 out[VNET_HDR_LEN + 14 + 20 + 20] = { 0 };
+  guint8 *eth = out + VNET_HDR_LEN, *ip = eth + 14, *tcp = ip + 20;
+  const guint8 *ieth = in + VNET_HDR_LEN, *iip = ieth + 14, *itcp;
+  gssize n = read (fd, in, sizeof in);
+  guint32 seq, sum;
+
+  if (n < VNET_HDR_LEN + 14 + 20 + 20 || ieth[12] != 0x08 || ieth[13] != 0x00 ||
+      (iip[0] & 0x0f) != 5 || iip[9] != 6)
+    return G_SOURCE_CONTINUE;
+  itcp = iip + 20;
+  if (itcp[2] != 0 || itcp[3] != 22 || (itcp[13] & 0x12) != 0x02)
+    return G_SOURCE_CONTINUE;
+  guest->syns++;
+
+  memcpy (eth, ieth + 6, 6);                 /* to the bridge */
+  memcpy (eth + 6, guest->mac, 6);
+  eth[12] = 0x08;
+  ip[0] = 0x45;
+  ip[3] = 40;                                /* total length */
+  ip[6] = 0x40;                              /* DF */
+  ip[8] = 64;
+  ip[9] = 6;
+  memcpy (ip + 12, iip + 16, 4);             /* from the guest's address */
+  memcpy (ip + 16, iip + 12, 4);
+  sum = checksum_fold (checksum_add (0, ip, 20));
+  ip[10] = sum >> 8;
+  ip[11] = sum & 0xff;
+  memcpy (tcp, itcp + 2, 2);                 /* ports swapped */
+  memcpy (tcp + 2, itcp, 2);
+  tcp[4] = 0x10;                             /* our sequence number */
+  seq = (guint32) itcp[4] << 24 | itcp[5] << 16 | itcp[6] << 8 | itcp[7];
+  seq++;
+  tcp[8] = seq >> 24;
+  tcp[9] = (seq >> 16) & 0xff;
+  tcp[10] = (seq >> 8) & 0xff;
+  tcp[11] = seq & 0xff;
+  tcp[12] = 5 << 4;
+  tcp[13] = 0x12;                            /* SYN, ACK */
+  tcp[14] = 0xff;
+  tcp[15] = 0xff;
+  {
+    guint8 pseudo[12] = { 0 };
+
+    memcpy (pseudo, ip + 12, 8);
+    pseudo[9] = 6;
+    pseudo[11] = 20;
+    sum = checksum_fold (checksum_add (checksum_add (0, pseudo, sizeof pseudo), tcp, 20));
+    tcp[16] = sum >> 8;
+    tcp[17] = sum & 0xff;
+  }
+  guest->pending = g_slist_append (guest->pending, g_bytes_new (out, sizeof out));
+  g_timeout_add (SLOW_ANSWER_MS, on_slow_answer, guest);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_waited (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  GAsyncResult **out = user_data;
+
+  *out = g_object_ref (result);
+}
+
+static void
+on_carrier_seen (HolderNetSign sign,
+                 gpointer      user_data)
+{
+  gint64 *carrier_at = user_data;
+
+  if (sign == HOLDER_NET_SIGN_CARRIER && *carrier_at == 0)
+    *carrier_at = g_get_monotonic_time ();
+}
+
+static void
+test_slow_guest (void)
+{
+  g_autofree char *root = NULL;
+  g_autofree char *ip = NULL;
+  g_autofree char *mac = holder_mac_for_name ("slow-1");
+  g_autofree char *tap = NULL;
+  g_autofree char *answer = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HolderGuestWait) wait = NULL;
+  GAsyncResult *waited = NULL;
+  struct ifreq ifr = { 0 };
+  SlowGuest guest = { 0 };
+  HolderGuestWaitHints hints = { "slow-1", NULL, mac };
+  HolderLinuxNet *net;
+  HolderNetWatch *carrier_watch;
+  gboolean passed = FALSE;
+  guint deadline, watch;
+  gint64 t0, carrier_at = 0, seen_at;
+
+  SKIP_UNLESS_READY ();
+  root = make_root ();
+  net = create_net (root);
+  ip = reserve_ok (net, "slow-1", NULL);
+  g_assert_true (holder_linux_net_add_neighbour (net, ip, mac, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (sscanf (mac, "%2hhx:%2hhx:%2hhx:%2hhx:%2hhx:%2hhx", &guest.mac[0],
+                           &guest.mac[1], &guest.mac[2], &guest.mac[3], &guest.mac[4],
+                           &guest.mac[5]), ==, 6);
+  tap = holder_linux_net_add_tap (net, &error);
+  g_assert_no_error (error);
+  hints.link = tap;
+  carrier_watch = holder_net_watch_new (tap, NULL, NULL, on_carrier_seen, &carrier_at);
+  g_assert_nonnull (carrier_watch);
+
+  /* The wait starts before the VMM attaches to the tap: the bridge drops
+   * the first SYNs (a port without carrier does not forward). */
+  t0 = g_get_monotonic_time ();
+  wait = holder_guest_wait_start_full (ip, 22, &hints, NULL, on_waited, &waited);
+  run_main_for_ms (100);
+  g_assert_null (waited);
+  guest.fd = open ("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+  g_assert_cmpint (guest.fd, >=, 0);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+  g_strlcpy (ifr.ifr_name, tap, sizeof ifr.ifr_name);
+  g_assert_cmpint (ioctl (guest.fd, TUNSETIFF, &ifr), ==, 0);
+  watch = g_unix_fd_add (guest.fd, G_IO_IN, on_guest_frame, &guest);
+
+  /* Every answer comes SLOW_ANSWER_MS late, after the short-lived
+   * attempts are gone: only a patient one can take it, and one sent once
+   * the port forwards (its carrier, noticed, makes the next one patient). */
+  deadline = g_timeout_add_seconds (5, on_deadline, &passed);
+  while (waited == NULL && !passed)
+    g_main_context_iteration (NULL, TRUE);
+  seen_at = g_get_monotonic_time ();
+  g_assert_nonnull (waited);
+  g_source_remove (deadline);
+  answer = holder_guest_wait_finish (waited, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (answer, ==, ip);
+  g_assert_cmpint (carrier_at, >, 0);
+  g_test_message ("a guest answering %d ms late, its tap's carrier seen after %.0f ms: "
+                  "the guest seen %.0f ms later, after %u SYNs", SLOW_ANSWER_MS,
+                  (carrier_at - t0) / 1e3, (seen_at - carrier_at) / 1e3, guest.syns);
+  g_assert_cmpint (seen_at - carrier_at, <, 400 * G_TIME_SPAN_MILLISECOND);
+  holder_net_watch_free (carrier_watch);
+
+  g_object_unref (waited);
+  g_source_remove (watch);
+  /* The answers still queued go nowhere. */
+  while (guest.pending != NULL)
+    g_main_context_iteration (NULL, TRUE);
+  close (guest.fd);
+  close_net (net);
+  holder_test_remove_tree (root);
+}
+
+static void
 test_guests_reach_each_other (void)
 {
   g_autofree char *root = NULL;
@@ -813,9 +1254,18 @@ owner_adding_taps (const char *root,
                    int         fd)
 {
   HolderLinuxNet *net = holder_linux_net_create (root, NULL);
+  char *ip;
+  char *ip_line;
 
   if (net == NULL)
     _exit (3);
+  /* A member first: its neighbour entry, then its address on a line. */
+  ip = holder_ipam_reserve (holder_linux_net_get_ipam (net), "member-1", NULL, NULL);
+  if (ip == NULL || !holder_linux_net_add_neighbour (net, ip, "52:54:00:00:00:42", NULL))
+    _exit (8);
+  ip_line = g_strdup_printf ("%s\n", ip);
+  if (write (fd, ip_line, strlen (ip_line)) < 0)
+    _exit (5);
   for (guint i = 0; i < 200; i++)
     {
       char *tap = holder_linux_net_add_tap (net, NULL);
@@ -878,6 +1328,8 @@ static void
 test_crash_reconcile (void)
 {
   g_autofree char *root = NULL;
+  g_autofree char *member_ip = NULL;
+  g_autofree char *neighbour = NULL;
   g_autofree char *first_tap = NULL;
   g_autofree char *value = NULL;
   g_auto(GStrv) warnings = NULL;
@@ -899,6 +1351,7 @@ test_crash_reconcile (void)
     }
   close (lines[1]);
 
+  member_ip = read_line_from (lines[0]);
   first_tap = read_line_from (lines[0]);
   g_assert_true (g_str_has_prefix (first_tap, "fbt-"));
   vmm = spawn_tap_user (first_tap);
@@ -914,6 +1367,10 @@ test_crash_reconcile (void)
   g_assert_cmpuint (count_links_with_prefix ("fbt-"), >=, 4);
   g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "1");
   g_clear_pointer (&value, g_free);
+  /* The member's entry outlived its owner, and survived the taps. */
+  neighbour = neighbour_of (member_ip);
+  g_assert_nonnull (strstr (neighbour, "lladdr 52:54:00:00:00:42 PERMANENT"));
+  g_clear_pointer (&neighbour, g_free);
 
   warnings = reconcile_ok (root, &reclaimed);
   g_assert_cmpuint (g_strv_length (warnings), ==, 0);
@@ -929,6 +1386,8 @@ test_crash_reconcile (void)
   g_assert_cmpuint (count_network_files (root), ==, 0);
   g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "0");
   g_clear_pointer (&value, g_free);
+  /* The bridge took its neighbour entries with it. */
+  g_assert_cmpstr ((neighbour = neighbour_of (member_ip)), ==, "");
 
   /* Idempotent: a second run finds nothing to do. */
   g_clear_pointer (&warnings, g_strfreev);
@@ -1114,6 +1573,9 @@ main (int   argc,
   g_test_add_func ("/linux-net/create/needs-root", test_needs_root);
   g_test_add_func ("/linux-net/reserve", test_reserve);
   g_test_add_func ("/linux-net/taps", test_taps);
+  g_test_add_func ("/linux-net/neighbours", test_neighbours);
+  g_test_add_func ("/linux-net/net-watch", test_net_watch);
+  g_test_add_func ("/linux-net/slow-guest", test_slow_guest);
   g_test_add_func ("/linux-net/guests-reach-each-other", test_guests_reach_each_other);
   g_test_add_func ("/linux-net/reconcile/crash", test_crash_reconcile);
   g_test_add_func ("/linux-net/reconcile/live-owner", test_reconcile_live_owner);

@@ -323,6 +323,39 @@ test_boot_and_stop (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (record, ==, expected_record);
 }
 
+/* The boot trace (holder_boot_trace()): with G_MESSAGES_DEBUG naming its
+ * domain, the server's steps of a boot, in order, on standard output;
+ * without, nothing. The flag is read once per process, so each case runs
+ * in a subprocess of its own. */
+static void
+test_boot_trace (Fixture *fx, gconstpointer data)
+{
+  if (g_test_subprocess ())
+    {
+      const char *names[] = { "app-1", "app-2", NULL };
+      g_autofree char *boot = boot_request ("app-2");
+
+      server_start (fx, names, 0);
+      prepare_member (fx, "app-1", "app-2");
+      assert_reply (fx, "app-1", boot, "{}\n");
+      holder_server_shutdown (fx->server, "test");
+      holder_server_run_until_finished (fx->server);
+      return;
+    }
+
+  g_setenv ("G_MESSAGES_DEBUG", HOLDER_BOOT_TRACE_DOMAIN, TRUE);
+  g_test_trap_subprocess (NULL, 0, 0);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stdout ("*boot-trace * app-2 request\n"
+                             "*boot-trace * app-2 vm-started\n"
+                             "*boot-trace * app-2 reply\n*");
+
+  g_unsetenv ("G_MESSAGES_DEBUG");
+  g_test_trap_subprocess (NULL, 0, 0);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stdout_unmatched ("*boot-trace*");
+}
+
 static void
 test_last_member_leaving (Fixture *fx, gconstpointer data)
 {
@@ -838,6 +871,7 @@ main (int argc, char **argv)
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
   ADD ("/server/register-files", test_register_files);
   ADD ("/server/boot-and-stop", test_boot_and_stop);
+  ADD ("/server/boot-trace", test_boot_trace);
   ADD ("/server/last-member-leaving", test_last_member_leaving);
   ADD ("/server/failed-boot-reply-before-exit", test_failed_boot_reply_before_exit);
   ADD ("/server/status-during-boots", test_status_during_boots);

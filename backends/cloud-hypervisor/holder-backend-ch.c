@@ -168,6 +168,24 @@ ch_close_network_async (HolderBackend       *backend,
   g_task_return_boolean (task, TRUE);
 }
 
+/* The guest's address is known from here on, and so is its MAC: a
+ * permanent neighbour entry spares every probe of its port 22 the address
+ * resolution (which the kernel retries once a second while the guest is
+ * not up). Not having one only makes readiness slower: a warning. */
+static void
+ch_add_neighbour (const char              *name,
+                  const HolderReservation *reservation,
+                  gpointer                 user_data)
+{
+  HolderBackendCh *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (self->net != NULL &&
+      !holder_linux_net_add_neighbour (self->net, reservation->ip, reservation->mac, &error))
+    g_warning ("%s: %s; probes of its port 22 wait for address resolution", name,
+               error->message);
+}
+
 static void
 ch_reserve_async (HolderBackend       *backend,
                   const char          *name,
@@ -179,7 +197,8 @@ ch_reserve_async (HolderBackend       *backend,
   HolderBackendCh *self = (HolderBackendCh *) backend;
 
   holder_ipam_reserve_async (self->net != NULL ? holder_linux_net_get_ipam (self->net) : NULL,
-                             name, ip_hint, cancellable, callback, user_data);
+                             name, ip_hint, ch_add_neighbour, self,
+                             cancellable, callback, user_data);
 }
 
 /* ---- VMs ----------------------------------------------------------------- */
@@ -300,6 +319,9 @@ create_vm_complete (GTask *task)
       g_task_return_error (task, error);
       return;
     }
+  /* Again: a member booted after a stop lost its entry with its VM. */
+  ch_add_neighbour (vm->spec->name, vm->reservation, self);
+  holder_boot_trace (vm->spec->name, "tap");
 
   /* Under <root>/run with a short hashed name: sun_path holds 108 bytes,
    * and the client's folders may be deep. */
@@ -364,6 +386,7 @@ create_vm_complete (GTask *task)
   config.ip = vm->reservation->ip;
   config.fds = (const int *) fds->data;
   config.n_fds = fds->len;
+  config.name = vm->spec->name;
   vm->vmm = holder_ch_vm_new (&config);
 
   op->vm = NULL;
@@ -641,9 +664,11 @@ on_vmm_stopped (GObject      *source,
   HolderVm *vm = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   g_autoptr(GError) tap_error = NULL;
+  g_autoptr(GError) neighbour_error = NULL;
   gboolean stopped = holder_ch_vm_stop_finish (vm->vmm, result, &error);
 
-  /* The tap goes whatever happened to the process. */
+  /* The tap goes whatever happened to the process, and so does the
+   * neighbour entry: nothing answers at that address any more. */
   if (vm->tap != NULL && vm->backend->net != NULL)
     {
       if (holder_linux_net_remove_tap (vm->backend->net, vm->tap, &tap_error))
@@ -651,6 +676,9 @@ on_vmm_stopped (GObject      *source,
       else
         g_warning ("remove tap %s: %s", vm->tap, tap_error->message);
     }
+  if (vm->backend->net != NULL &&
+      !holder_linux_net_remove_neighbour (vm->backend->net, vm->reservation->ip, &neighbour_error))
+    g_warning ("%s: %s", vm->spec->name, neighbour_error->message);
   if (!stopped)
     g_task_return_error (task, g_steal_pointer (&error));
   else

@@ -21,7 +21,11 @@
 #include "holder-backend.h"
 #include "holder-guest-wait.h"
 
-/* vm.info is polled this often until the API answers (fleetbox: 200 ms). */
+/* vm.info is polled until the API answers (fleetbox: every 200 ms):
+ * right after the spawn, then at intervals doubling from the first to the
+ * last, so that a VMM that answers within milliseconds is seen within
+ * milliseconds, and a slow one costs a request every 25 ms. */
+#define API_POLL_FIRST_MS    1
 #define API_POLL_MS          25
 #define API_READY_TIMEOUT_S  30
 /* The stop ladder; the sum stays well inside the client's 30 s budget. */
@@ -46,6 +50,9 @@ struct _HolderChVm {
   GArray       *fds;          /* int: ours, inherited by the VMM in order */
   char         *api_socket;
   char         *ip;
+  char         *name;          /* nullable */
+  char         *tap;
+  char         *mac;
 
   GSubprocess  *process;
   GPid          pid;
@@ -60,6 +67,7 @@ struct _HolderChVm {
 
   GTask        *start_task;
   GSource      *start_timer;
+  guint         start_poll_ms;
   gint64        start_deadline;
   gboolean      api_request_in_flight;
 
@@ -155,6 +163,9 @@ holder_ch_vm_new (const HolderChVmConfig *config)
     }
   vm->api_socket = g_strdup (config->api_socket);
   vm->ip = g_strdup (config->ip);
+  vm->name = g_strdup (config->name);
+  vm->tap = g_strdup (config->tap);
+  vm->mac = g_strdup (config->mac);
   vm->stderr_tail = g_string_new (NULL);
   vm->life = g_cancellable_new ();
 
@@ -253,6 +264,9 @@ holder_ch_vm_free (HolderChVm *vm)
   close_fds (vm);
   g_array_unref (vm->fds);
   g_free (vm->binary_name);
+  g_free (vm->name);
+  g_free (vm->tap);
+  g_free (vm->mac);
   g_strfreev (vm->argv);
   g_free (vm);
 }
@@ -433,6 +447,8 @@ on_start_info (HolderChVm *vm,
     {
       task = g_steal_pointer (&vm->start_task);
       clear_source (&vm->start_timer);
+      if (vm->name != NULL)
+        holder_boot_trace (vm->name, "api-answered");
       g_debug ("VMM %d: API ready", (int) vm->pid);
       g_task_return_boolean (task, TRUE);
       g_object_unref (task);
@@ -474,7 +490,8 @@ start_poll_api (HolderChVm *vm)
       vm->api_request_in_flight = TRUE;
       api_request (vm, "GET", "vm.info", on_start_info, NULL);
     }
-  vm->start_timer = add_timeout (API_POLL_MS, on_start_timer, vm);
+  vm->start_timer = add_timeout (vm->start_poll_ms, on_start_timer, vm);
+  vm->start_poll_ms = MIN (vm->start_poll_ms * 2, API_POLL_MS);
 }
 
 void
@@ -527,6 +544,8 @@ holder_ch_vm_start_async (HolderChVm          *vm,
   close_fds (vm);
   pid_text = g_subprocess_get_identifier (vm->process);
   vm->pid = pid_text != NULL ? (GPid) atoi (pid_text) : 0;
+  if (vm->name != NULL)
+    holder_boot_trace (vm->name, "vmm-spawned");
   g_debug ("VMM %d started: %s", (int) vm->pid, vm->binary_name);
 
   g_input_stream_read_async (g_subprocess_get_stderr_pipe (vm->process),
@@ -535,6 +554,7 @@ holder_ch_vm_start_async (HolderChVm          *vm,
   g_subprocess_wait_async (vm->process, vm->life, on_process_exited, vm);
 
   vm->start_task = g_steal_pointer (&task);
+  vm->start_poll_ms = API_POLL_FIRST_MS;
   vm->start_deadline = g_get_monotonic_time () + API_READY_TIMEOUT_S * G_USEC_PER_SEC;
   start_poll_api (vm);
 }
@@ -564,8 +584,11 @@ holder_ch_vm_wait_ip_async (HolderChVm          *vm,
   if (vm->ip != NULL && vm->ip[0] != '\0' && holder_ch_vm_is_running (vm) &&
       !g_cancellable_is_cancelled (cancellable))
     {
+      HolderGuestWaitHints hints = { vm->name, vm->tap, vm->mac };
+
       g_clear_pointer (&vm->wait, holder_guest_wait_unref);
-      vm->wait = holder_guest_wait_start (vm->ip, 22, cancellable, callback, user_data);
+      vm->wait = holder_guest_wait_start_full (vm->ip, 22, &hints, cancellable,
+                                               callback, user_data);
       return;
     }
 

@@ -39,6 +39,7 @@ typedef struct {
    * original path leads to by then. Duplicated: the caller keeps its own. */
   const int         *fds;
   guint              n_fds;
+  const char        *name;             /* nullable: the member, for logs and the boot trace */
 } HolderChVmConfig;
 
 typedef struct _HolderChVm HolderChVm;

@@ -42,6 +42,7 @@
 #include "holder-libvirt-xml.h"
 #include "holder-guest-wait.h"
 #include "holder-vm-files.h"
+#include "holder-linux-net-host.h"
 
 #define DEFAULT_URI            "qemu:///system"
 /* The first /24 tried; libvirt refuses one in use and we take the next. */
@@ -74,6 +75,11 @@ typedef struct {
 
   /* Main context only. */
   char               *network;     /* "holder-<id>" once created */
+  char               *bridge;      /* its bridge, "hbr-<id>" */
+  /* Netlink in this namespace, once the bridge is known to be here (a
+   * local URI, and the rights to change it): NULL elsewhere. */
+  HolderNetSock      *neighbours;
+  gboolean            neighbours_checked;
   char               *subnet;
   HolderIpam         *ipam;
   GHashTable         *vms;         /* uuid -> HolderVm (unowned) with a domain */
@@ -397,6 +403,8 @@ libvirt_free (HolderBackend *backend)
   g_clear_pointer (&self->ipam, holder_ipam_free);
   g_free (self->worker_virt_type);
   g_free (self->network);
+  g_free (self->bridge);
+  holder_net_sock_free (self->neighbours);
   g_free (self->subnet);
   g_free (self->id);
   g_free (self->virt_type);
@@ -612,6 +620,7 @@ on_network_created (GObject      *source,
       return;
     }
   self->network = g_strdup_printf (HOLDER_LIBVIRT_NAME_PREFIX "%s", self->id);
+  self->bridge = g_strdup_printf ("hbr-%s", self->id);
   self->subnet = g_strdup_printf ("192.168.%u.0/24", (guint) octet);
   self->ipam = holder_ipam_new ((192u << 24) | (168u << 16) | ((guint) octet << 8));
   g_debug ("network %s on %s", self->network, self->subnet);
@@ -696,6 +705,67 @@ libvirt_close_network_async (HolderBackend       *backend,
   g_clear_pointer (&self->network, g_free);
 }
 
+/* ---- neighbour entries ---------------------------------------------------------- */
+
+/* Whether the network's bridge is in this network namespace and ours to
+ * change: a local URI and CAP_NET_ADMIN. Found out once. */
+static HolderNetSock *
+neighbour_sock (HolderBackendLibvirt *self)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean exists = FALSE;
+
+  if (self->neighbours_checked || self->bridge == NULL)
+    return self->neighbours;
+  self->neighbours_checked = TRUE;
+  if (!holder_net_has_net_admin ())
+    return NULL;
+  self->neighbours = holder_net_sock_open (&error);
+  if (self->neighbours != NULL &&
+      (!holder_net_link_exists (self->neighbours, self->bridge, &exists, &error) || !exists))
+    g_clear_pointer (&self->neighbours, holder_net_sock_free);
+  if (self->neighbours == NULL)
+    g_debug ("bridge %s is not in this namespace%s%s: no neighbour entries", self->bridge,
+             error != NULL ? ": " : "", error != NULL ? error->message : "");
+  return self->neighbours;
+}
+
+/* As the cloud-hypervisor backend does (docs/linux-network.md): a
+ * permanent neighbour entry for the guest, so that probes of its port 22
+ * never wait for address resolution; where the bridge is on another
+ * machine, probes resolve as usual. libvirt gives its bridges an address
+ * of their own, so the entries stay when ports come and go, and they go
+ * with the bridge when the network is destroyed (close, reconcile). */
+static void
+neighbour_add (const char              *name,
+               const HolderReservation *reservation,
+               gpointer                 user_data)
+{
+  HolderBackendLibvirt *self = user_data;
+  HolderNetSock *sock = neighbour_sock (self);
+  g_autoptr(GError) error = NULL;
+
+  if (sock != NULL &&
+      !holder_net_neigh_set (sock, self->bridge, reservation->ip, reservation->mac, &error))
+    g_warning ("%s: %s; probes of its port 22 wait for address resolution", name,
+               error->message);
+}
+
+static void
+neighbour_remove (HolderBackendLibvirt *self,
+                  const char           *name,
+                  const char           *ip)
+{
+  HolderNetSock *sock = neighbour_sock (self);
+  g_autoptr(GError) error = NULL;
+
+  if (sock != NULL && !holder_net_neigh_delete (sock, self->bridge, ip, &error))
+    g_warning ("%s: %s", name, error->message);
+}
+
+/* The address and the MAC are the backend's own choice, and the guest
+ * takes the address statically (the network runs no DHCP server): it can
+ * be probed from the moment the domain runs, with no lease to wait for. */
 static void
 libvirt_reserve_async (HolderBackend       *backend,
                        const char          *name,
@@ -706,7 +776,8 @@ libvirt_reserve_async (HolderBackend       *backend,
 {
   HolderBackendLibvirt *self = (HolderBackendLibvirt *) backend;
 
-  holder_ipam_reserve_async (self->ipam, name, ip_hint, cancellable, callback, user_data);
+  holder_ipam_reserve_async (self->ipam, name, ip_hint, neighbour_add, self,
+                             cancellable, callback, user_data);
 }
 
 /* ---- create -------------------------------------------------------------------- */
@@ -1064,6 +1135,8 @@ libvirt_start_vm_async (HolderBackend       *backend,
   vm->guest_shut_down = FALSE;
   vm->destroying = FALSE;
   vm->state = VM_STARTING;
+  /* Again: a member started after a stop lost its entry with its domain. */
+  neighbour_add (vm->spec->name, vm->reservation, self);
   /* Known before the domain exists, so that no event about it is missed. */
   g_hash_table_insert (self->vms, g_strdup (vm->uuid), vm);
 
@@ -1113,9 +1186,12 @@ libvirt_wait_ip_async (HolderBackend       *backend,
   if (vm->state == VM_RUNNING && !holder_guest_wait_is_pending (vm->wait) &&
       !g_cancellable_is_cancelled (cancellable))
     {
+      /* Its tap is libvirt's (vnetN): the MAC names the guest well enough. */
+      HolderGuestWaitHints hints = { vm->spec->name, NULL, vm->reservation->mac };
+
       g_clear_pointer (&vm->wait, holder_guest_wait_unref);
-      vm->wait = holder_guest_wait_start (vm->reservation->ip, 22, cancellable,
-                                          callback, user_data);
+      vm->wait = holder_guest_wait_start_full (vm->reservation->ip, 22, &hints, cancellable,
+                                               callback, user_data);
       return;
     }
 
@@ -1254,6 +1330,9 @@ vm_stopped (HolderVm   *vm,
   vm->state = VM_STOPPED;
   if (vm->backend != NULL && vm->uuid != NULL)
     g_hash_table_remove (vm->backend->vms, vm->uuid);
+  /* Nothing answers at its address any more. */
+  if (vm->backend != NULL)
+    neighbour_remove (vm->backend, vm->spec->name, vm->reservation->ip);
   if (vm->exit_message == NULL)
     vm->exit_message = g_strdup (message);
 

@@ -6,12 +6,16 @@
 
 #include "holder-backend.h"
 #include "holder-guest-wait.h"
+#include "holder-net-watch.h"
 #include "holder-tcp-probe.h"
 
 struct _HolderGuestWait {
   gint          ref_count;
   char         *ip;
   guint16       port;
+  char         *name;              /* nullable */
+  HolderTcpProbe *probe;           /* nullable: ip was no address */
+  HolderNetWatch *net_watch;       /* until the wait ends; nullable */
   GTask        *task;              /* until the wait ends */
   GCancellable *probe_cancellable;
   gulong        cancel_id;         /* on the task's cancellable */
@@ -31,8 +35,10 @@ holder_guest_wait_unref (HolderGuestWait *wait)
 {
   if (wait == NULL || --wait->ref_count > 0)
     return;
-  g_assert (wait->task == NULL);
+  g_assert (wait->task == NULL && wait->net_watch == NULL);
   g_clear_object (&wait->probe_cancellable);
+  g_clear_pointer (&wait->probe, holder_tcp_probe_unref);
+  g_free (wait->name);
   g_free (wait->ip);
   g_free (wait);
 }
@@ -64,6 +70,7 @@ wait_complete (HolderGuestWait *wait,
       g_clear_error (&error);
       return;
     }
+  g_clear_pointer (&wait->net_watch, holder_net_watch_free);
   g_cancellable_cancel (wait->probe_cancellable);
   if (wait->cancel_idle != NULL)
     {
@@ -95,9 +102,16 @@ on_probe_done (GObject      *source,
       wait_complete (wait, NULL, g_steal_pointer (&error));
       return;
     }
-  g_debug ("guest answers on %s:%u", wait->ip, wait->port);
   if (wait->task != NULL)
-    wait->reached = TRUE;
+    {
+      if (wait->name != NULL)
+        holder_boot_trace (wait->name, "port22");
+      g_debug ("guest %s answers on %s:%u after %u attempt(s), %u refused",
+               wait->name != NULL ? wait->name : "", wait->ip, wait->port,
+               holder_tcp_probe_get_attempts (wait->probe),
+               holder_tcp_probe_get_refused (wait->probe));
+      wait->reached = TRUE;
+    }
   wait_complete (wait, g_strdup (wait->ip), NULL);
 }
 
@@ -127,14 +141,31 @@ on_cancelled (GCancellable *cancellable,
   g_source_attach (wait->cancel_idle, g_task_get_context (wait->task));
 }
 
+/* How long a sign keeps the probe at its tightest: a first frame means
+ * the guest's link came up, and its address and listener follow within
+ * moments; a VMM that attached to its tap has a kernel to boot first. */
+#define FRAME_FAST_MS 1000
+
+/* The host saw a sign of the guest: probe now. */
+static void
+on_net_sign (HolderNetSign sign,
+             gpointer      user_data)
+{
+  HolderGuestWait *wait = user_data;
+
+  holder_tcp_probe_kick (wait->probe, sign == HOLDER_NET_SIGN_CARRIER ? 0 : FRAME_FAST_MS);
+}
+
 HolderGuestWait *
-holder_guest_wait_start (const char          *ip,
-                         guint16              port,
-                         GCancellable        *cancellable,
-                         GAsyncReadyCallback  callback,
-                         gpointer             user_data)
+holder_guest_wait_start_full (const char                 *ip,
+                              guint16                     port,
+                              const HolderGuestWaitHints *hints,
+                              GCancellable               *cancellable,
+                              GAsyncReadyCallback         callback,
+                              gpointer                    user_data)
 {
   HolderGuestWait *wait;
+  GError *error = NULL;
 
   g_return_val_if_fail (ip != NULL, NULL);
 
@@ -142,14 +173,34 @@ holder_guest_wait_start (const char          *ip,
   wait->ref_count = 2; /* the caller's handle, and the task's hold */
   wait->ip = g_strdup (ip);
   wait->port = port;
+  wait->name = hints != NULL ? g_strdup (hints->name) : NULL;
   wait->probe_cancellable = g_cancellable_new ();
   wait->task = g_task_new (NULL, cancellable, callback, user_data);
   g_task_set_name (wait->task, "holder_guest_wait_start");
 
+  wait->probe = holder_tcp_probe_new (ip, port, &error);
+  if (wait->probe == NULL)
+    {
+      wait_complete (wait, NULL, error);
+      return wait;
+    }
   if (cancellable != NULL)
     wait->cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled), wait, NULL);
-  holder_tcp_probe_async (ip, port, wait->probe_cancellable, on_probe_done, wait_ref (wait));
+  if (hints != NULL && (hints->link != NULL || hints->mac != NULL))
+    wait->net_watch = holder_net_watch_new (hints->link, hints->mac, ip, on_net_sign, wait);
+  holder_tcp_probe_run_async (wait->probe, wait->probe_cancellable, on_probe_done,
+                              wait_ref (wait));
   return wait;
+}
+
+HolderGuestWait *
+holder_guest_wait_start (const char          *ip,
+                         guint16              port,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  return holder_guest_wait_start_full (ip, port, NULL, cancellable, callback, user_data);
 }
 
 char *

@@ -13,7 +13,16 @@ G_BEGIN_DECLS
 
 typedef struct _HolderGuestWait HolderGuestWait;
 
-/* Starts probing @ip:@port; @callback runs once, on the caller's
+/* What a backend knows of the guest besides its address, to notice it
+ * sooner (holder-net-watch.h) and to name it in logs; every field may be
+ * NULL. */
+typedef struct {
+  const char *name;  /* the member: debug logs and the boot trace */
+  const char *link;  /* its tap on the host: probe once it has carrier */
+  const char *mac;   /* its MAC: probe once a bridge learns it */
+} HolderGuestWaitHints;
+
+/* Starts probing @ip:@port (holder-tcp-probe.h: every 5 ms at first); @callback runs once, on the caller's
  * thread-default context, with a GTask of no source object whose result
  * is the address (holder_backend_task_finish_string() fits a backend's
  * wait_ip_finish). The returned handle (owned by the caller) can abort the
@@ -24,6 +33,18 @@ HolderGuestWait *holder_guest_wait_start (const char          *ip,
                                           GCancellable        *cancellable,
                                           GAsyncReadyCallback  callback,
                                           gpointer             user_data);
+
+/* The same, probing also at once whenever the host sees a sign of the
+ * guest named by @hints (nullable): the tap's carrier, the guest's first
+ * frame on the bridge, or a neighbour confirmation of @ip. When
+ * hints->name is set, the moment the guest answers is a boot trace step
+ * ("port22", see holder_boot_trace()). */
+HolderGuestWait *holder_guest_wait_start_full (const char                 *ip,
+                                               guint16                     port,
+                                               const HolderGuestWaitHints *hints,
+                                               GCancellable               *cancellable,
+                                               GAsyncReadyCallback         callback,
+                                               gpointer                    user_data);
 
 /* The address, once the guest answered. */
 char *holder_guest_wait_finish (GAsyncResult  *result,

@@ -104,16 +104,19 @@ holder_ipam_lookup (HolderIpam *ipam,
 }
 
 void
-holder_ipam_reserve_async (HolderIpam          *ipam,
-                           const char          *name,
-                           const char          *ip_hint,
-                           GCancellable        *cancellable,
-                           GAsyncReadyCallback  callback,
-                           gpointer             user_data)
+holder_ipam_reserve_async (HolderIpam             *ipam,
+                           const char             *name,
+                           const char             *ip_hint,
+                           HolderIpamReservedFunc  reserved,
+                           gpointer                reserved_data,
+                           GCancellable           *cancellable,
+                           GAsyncReadyCallback     callback,
+                           gpointer                user_data)
 {
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
   g_autofree char *ip = NULL;
   g_autofree char *mac = NULL;
+  HolderReservation *reservation;
   GError *error = NULL;
 
   g_task_set_name (task, "holder_ipam_reserve_async");
@@ -130,6 +133,8 @@ holder_ipam_reserve_async (HolderIpam          *ipam,
       return;
     }
   mac = holder_mac_for_name (name);
-  g_task_return_pointer (task, holder_reservation_new (ip, mac),
-                         (GDestroyNotify) holder_reservation_free);
+  reservation = holder_reservation_new (ip, mac);
+  if (reserved != NULL)
+    reserved (name, reservation, reserved_data);
+  g_task_return_pointer (task, reservation, (GDestroyNotify) holder_reservation_free);
 }

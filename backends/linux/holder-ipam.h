@@ -8,6 +8,8 @@
 
 #include <gio/gio.h>
 
+#include "holder-backend.h"
+
 G_BEGIN_DECLS
 
 typedef struct _HolderIpam HolderIpam;
@@ -26,17 +28,25 @@ char *holder_ipam_reserve (HolderIpam  *ipam,
                            const char  *ip_hint,
                            GError     **error);
 
+/* Runs once a reservation is made, before it is returned: a backend's
+ * chance to prepare the host for it (a neighbour entry). */
+typedef void (*HolderIpamReservedFunc) (const char              *name,
+                                        const HolderReservation *reservation,
+                                        gpointer                 user_data);
+
 /* A backend's reserve_async for a network whose addresses @ipam hands
  * out (NULL: no network yet, "network not created"): the address as
  * holder_ipam_reserve() gives it and the MAC derived from @name
- * (holder_mac_for_name()). The result fits
- * holder_backend_task_finish_reservation(). */
-void holder_ipam_reserve_async (HolderIpam          *ipam,
-                                const char          *name,
-                                const char          *ip_hint,
-                                GCancellable        *cancellable,
-                                GAsyncReadyCallback  callback,
-                                gpointer             user_data);
+ * (holder_mac_for_name()); @reserved (nullable) runs with it first. The
+ * result fits holder_backend_task_finish_reservation(). */
+void holder_ipam_reserve_async (HolderIpam             *ipam,
+                                const char             *name,
+                                const char             *ip_hint,
+                                HolderIpamReservedFunc  reserved,
+                                gpointer                reserved_data,
+                                GCancellable           *cancellable,
+                                GAsyncReadyCallback     callback,
+                                gpointer                user_data);
 
 /* The address @name holds, or NULL. */
 const char *holder_ipam_lookup (HolderIpam *ipam,

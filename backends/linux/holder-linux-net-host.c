@@ -16,6 +16,7 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/bridge.h>
+#include <netlink/route/neighbour.h>
 #include <netlink/route/route.h>
 #include <nftables/libnftables.h>
 
@@ -362,9 +363,23 @@ holder_net_bridge_create (HolderNetSock *sock,
   struct rtnl_link *bridge = rtnl_link_bridge_alloc ();
   int err;
 
+  struct nl_addr *address;
+  guint8 mac[6];
+
   if (bridge == NULL)
     return set_errno_error (error, ENOMEM, "create bridge", name);
   rtnl_link_set_name (bridge, name);
+  /* A bridge without an address of its own takes the lowest of its
+   * ports', so adding a tap could change it; a changed address flushes
+   * every neighbour entry on the bridge, permanent ones included (and
+   * leaves the guests' ARP caches pointing at the old gateway). A random
+   * locally administered unicast address of its own never changes. */
+  for (guint i = 0; i < G_N_ELEMENTS (mac); i++)
+    mac[i] = (guint8) g_random_int_range (0, 256);
+  mac[0] = (guint8) ((mac[0] & 0xfe) | 0x02);
+  address = nl_addr_build (AF_LLC, mac, sizeof mac);
+  rtnl_link_set_addr (bridge, address);
+  nl_addr_put (address);
   err = rtnl_link_add (sock, bridge, NLM_F_CREATE | NLM_F_EXCL);
   rtnl_link_put (bridge);
   if (err < 0)
@@ -443,6 +458,116 @@ holder_net_link_delete (HolderNetSock *sock,
                    "delete link %s: still present after deletion", name);
       return FALSE;
     }
+  return TRUE;
+}
+
+/* ---- neighbour entries ---------------------------------------------------- */
+
+/* A neighbour object for @ip on @ifname, or NULL with @error set. */
+static struct rtnl_neigh *
+neigh_new (HolderNetSock *sock,
+           const char    *ifname,
+           const char    *ip,
+           gboolean      *out_link_missing,
+           GError       **error)
+{
+  struct rtnl_link *link = NULL;
+  struct rtnl_neigh *neigh;
+  struct nl_addr *dst = NULL;
+  int err;
+
+  *out_link_missing = FALSE;
+  err = nl_addr_parse (ip, AF_INET, &dst);
+  if (err < 0 || nl_addr_get_family (dst) != AF_INET || nl_addr_get_prefixlen (dst) != 32)
+    {
+      if (dst != NULL)
+        nl_addr_put (dst);
+      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_INVALID_ARGUMENT,
+                   "%s is not an IPv4 address", ip);
+      return NULL;
+    }
+  err = link_get (sock, ifname, &link);
+  if (err < 0)
+    {
+      nl_addr_put (dst);
+      *out_link_missing = link_is_missing_error (err);
+      set_nl_error (error, err, "look up link", ifname);
+      return NULL;
+    }
+  neigh = rtnl_neigh_alloc ();
+  rtnl_neigh_set_ifindex (neigh, rtnl_link_get_ifindex (link));
+  rtnl_neigh_set_family (neigh, AF_INET);
+  rtnl_neigh_set_dst (neigh, dst);
+  nl_addr_put (dst);
+  rtnl_link_put (link);
+  return neigh;
+}
+
+gboolean
+holder_net_neigh_set (HolderNetSock *sock,
+                      const char    *ifname,
+                      const char    *ip,
+                      const char    *mac,
+                      GError       **error)
+{
+  g_autofree char *what = g_strdup_printf ("add neighbour %s on", ip);
+  struct rtnl_neigh *neigh;
+  struct nl_addr *lladdr = NULL;
+  gboolean link_missing;
+  int err;
+
+  err = nl_addr_parse (mac, AF_LLC, &lladdr);
+  if (err < 0 || nl_addr_get_len (lladdr) != 6)
+    {
+      if (lladdr != NULL)
+        nl_addr_put (lladdr);
+      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_INVALID_ARGUMENT,
+                   "%s %s: %s is not a MAC address", what, ifname, mac);
+      return FALSE;
+    }
+  neigh = neigh_new (sock, ifname, ip, &link_missing, error);
+  if (neigh == NULL)
+    {
+      nl_addr_put (lladdr);
+      g_prefix_error (error, "%s %s: ", what, ifname);
+      return FALSE;
+    }
+  rtnl_neigh_set_lladdr (neigh, lladdr);
+  rtnl_neigh_set_state (neigh, NUD_PERMANENT);
+  /* REPLACE: installing it again (a member booted again) is no error. */
+  err = rtnl_neigh_add (sock, neigh, NLM_F_CREATE | NLM_F_REPLACE);
+  rtnl_neigh_put (neigh);
+  nl_addr_put (lladdr);
+  if (err < 0)
+    return set_nl_error (error, err, what, ifname);
+  return TRUE;
+}
+
+gboolean
+holder_net_neigh_delete (HolderNetSock *sock,
+                         const char    *ifname,
+                         const char    *ip,
+                         GError       **error)
+{
+  g_autofree char *what = g_strdup_printf ("delete neighbour %s on", ip);
+  g_autoptr(GError) local_error = NULL;
+  struct rtnl_neigh *neigh;
+  gboolean link_missing;
+  int err;
+
+  neigh = neigh_new (sock, ifname, ip, &link_missing, &local_error);
+  if (neigh == NULL)
+    {
+      /* The bridge took its entries with it. */
+      if (link_missing)
+        return TRUE;
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "%s %s: ", what, ifname);
+      return FALSE;
+    }
+  err = rtnl_neigh_delete (sock, neigh, 0);
+  rtnl_neigh_put (neigh);
+  if (err < 0 && !link_is_missing_error (err))
+    return set_nl_error (error, err, what, ifname);
   return TRUE;
 }
 

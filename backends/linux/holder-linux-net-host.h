@@ -66,6 +66,23 @@ gboolean holder_net_link_delete (HolderNetSock *sock,
                                  const char    *name,
                                  GError       **error);
 
+/* Installs (or replaces) the permanent neighbour entry @ip -> @mac
+ * ("52:54:00:12:34:56") on @ifname, so that the kernel sends to the guest
+ * at once instead of resolving its address first (ARP, retried once a
+ * second while the guest is not up). Entries live on the link: deleting
+ * it removes them. */
+gboolean holder_net_neigh_set (HolderNetSock *sock,
+                               const char    *ifname,
+                               const char    *ip,
+                               const char    *mac,
+                               GError       **error);
+/* Deletes the neighbour entry of @ip on @ifname; a missing entry or link
+ * counts as deleted. */
+gboolean holder_net_neigh_delete (HolderNetSock *sock,
+                                  const char    *ifname,
+                                  const char    *ip,
+                                  GError       **error);
+
 /* The `ip` table named @bridge: masquerade of @subnet leaving through any
  * other interface, drop of new connections towards @subnet that do not
  * come from the bridge. */

@@ -539,6 +539,54 @@ holder_linux_net_remove_tap (HolderLinuxNet *net,
   return TRUE;
 }
 
+/* ---- neighbour entries ---------------------------------------------------- */
+
+/* Only addresses of this network's subnet, never the gateway's. */
+static gboolean
+net_check_member_ip (HolderLinuxNet *net,
+                     const char     *ip,
+                     GError        **error)
+{
+  g_autofree char *prefix = g_strdup_printf ("192.168.%u.", net->third_octet);
+
+  if (g_str_has_prefix (ip, prefix) && g_strcmp0 (ip, net->gateway) != 0)
+    return TRUE;
+  g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_INVALID_ARGUMENT,
+               "%s is not a member address of %s", ip, net->record->subnet);
+  return FALSE;
+}
+
+gboolean
+holder_linux_net_add_neighbour (HolderLinuxNet *net,
+                                const char     *ip,
+                                const char     *mac,
+                                GError        **error)
+{
+  g_return_val_if_fail (net != NULL, FALSE);
+  g_return_val_if_fail (ip != NULL && mac != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!net_check_open (net, error) || !net_check_member_ip (net, ip, error))
+    return FALSE;
+  return holder_net_neigh_set (net->sock, net->record->bridge, ip, mac, error);
+}
+
+gboolean
+holder_linux_net_remove_neighbour (HolderLinuxNet *net,
+                                   const char     *ip,
+                                   GError        **error)
+{
+  g_return_val_if_fail (net != NULL, FALSE);
+  g_return_val_if_fail (ip != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (net->closed)
+    return TRUE;
+  if (!net_check_member_ip (net, ip, error))
+    return FALSE;
+  return holder_net_neigh_delete (net->sock, net->record->bridge, ip, error);
+}
+
 /* ---- close -------------------------------------------------------------- */
 
 /* Deletes the taps, the table and the bridge of a record, each confirmed

@@ -57,6 +57,24 @@ gboolean holder_linux_net_remove_tap (HolderLinuxNet *net,
                                       const char     *tap,
                                       GError        **error);
 
+/* Installs the permanent neighbour entry @ip -> @mac on the bridge (one
+ * RTM_NEWNEIGH, replacing any entry of @ip): the kernel then sends to the
+ * guest at once, where it would otherwise resolve the address first and,
+ * while the guest is not up, retry that only once a second. No record:
+ * the entry lives on the bridge, which is recorded, and goes with it
+ * (close, reconcile). The bridge has a fixed address of its own, which
+ * is what keeps the entries when taps come and go. */
+gboolean holder_linux_net_add_neighbour (HolderLinuxNet *net,
+                                         const char     *ip,
+                                         const char     *mac,
+                                         GError        **error);
+
+/* Deletes the neighbour entry of @ip from the bridge; a missing one counts
+ * as deleted, and so does any on a closed network. */
+gboolean holder_linux_net_remove_neighbour (HolderLinuxNet *net,
+                                            const char     *ip,
+                                            GError        **error);
+
 /* Removes every tap, the table and the bridge, restores the uplink's
  * forwarding value when no other live cluster needs it, then deletes the
  * record. Idempotent. */
