@@ -12,6 +12,7 @@
 #include "holder-error.h"
 #include "holder-member-private.h"
 #include "holder-store.h"
+#include "holder-store-private.h"
 
 HolderMember *
 holder_member_ref (HolderMember *m)
@@ -113,6 +114,7 @@ holder_member_register (HolderServer  *server,
 {
   g_autoptr(HolderMember) m = NULL;
   g_autofree char *dir = NULL;
+  g_autoptr(GError) local_error = NULL;
   GPid other_pid = 0;
 
   if (!holder_name_validate (name, error))
@@ -154,6 +156,12 @@ holder_member_register (HolderServer  *server,
       g_clear_pointer (&m->listener, holder_listener_free);
       return NULL;
     }
+
+  /* For tools (holderctl ls): the wire status does not name the backend.
+   * Not worth failing a registration over. */
+  if (!holder_store_record_member_info (server->root, name, HOLDER_STORE_INFO_BACKEND,
+                                        server->backend_class->name, &local_error))
+    g_debug ("record the backend of %s: %s", name, local_error->message);
 
   g_hash_table_insert (server->members, m->name, holder_member_ref (m));
   g_debug ("member %s registered on %s", name, m->socket_path);

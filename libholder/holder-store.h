@@ -88,4 +88,46 @@ gboolean holder_store_read_pidfile (const char *root,
 HOLDER_EXPORT
 gboolean holder_pid_is_alive (GPid pid);
 
+/* ---- liveness and clean-up ------------------------------------------------
+ *
+ * INTERIM: holder-store-live.c implements these two on pidfiles and
+ * holder_pid_is_alive(); the per-member liveness lock of the safety work
+ * replaces the implementation at merge. Callers rely on the signatures
+ * only. */
+
+/* TRUE when a live helper serves @name (holds its member lock); @out_pid
+ * (nullable) gets that helper's pid, or 0. */
+HOLDER_EXPORT
+gboolean holder_store_member_is_served (const char *root,
+                                        const char *name,
+                                        GPid       *out_pid);
+
+/* Removes the sockets, pidfiles and locks under @root that no live helper
+ * holds, calling @report (nullable) with a kind ("file") and the path of
+ * each; with @dry_run, removes nothing and reports what it would remove. */
+HOLDER_EXPORT
+gboolean holder_store_prune (const char  *root,
+                             gboolean     dry_run,
+                             void       (*report) (const char *kind,
+                                                   const char *what,
+                                                   gpointer    user_data),
+                             gpointer     user_data,
+                             GError     **error);
+
+/* ---- what a helper records about its members ------------------------------ */
+
+/* The backend that serves (or last served) @name, as its helper recorded
+ * it in the member folder at registration (the file `backend`); NULL when
+ * nothing was recorded. */
+HOLDER_EXPORT
+char *holder_store_read_member_backend (const char *root,
+                                        const char *name);
+
+/* Where @name's serial console is written: the serial_log_path of its last
+ * boot, as its helper recorded it (the file `console`), else `serial.log`
+ * in the member folder, the backends' default. The file may not exist. */
+HOLDER_EXPORT
+char *holder_store_member_console_path (const char *root,
+                                        const char *name);
+
 G_END_DECLS
