@@ -46,11 +46,17 @@ typedef struct _HolderVm HolderVm;
  * @HOLDER_BACKEND_CAP_NONE: nothing special
  * @HOLDER_BACKEND_CAP_CLUSTERING: the members of one helper reach each other
  * @HOLDER_BACKEND_CAP_NESTED_VIRT: guests may run VMs themselves
+ * @HOLDER_BACKEND_CAP_NO_GUEST: the backend boots no guest and opens none
+ *   of the spec's files (the fake): boot-member does not check the spec's
+ *   files and sizing before calling it
+ *
+ * What a backend offers, in #HolderBackendClass.caps.
  */
 typedef enum {
   HOLDER_BACKEND_CAP_NONE        = 0,
   HOLDER_BACKEND_CAP_CLUSTERING  = 1 << 0,
   HOLDER_BACKEND_CAP_NESTED_VIRT = 1 << 1,
+  HOLDER_BACKEND_CAP_NO_GUEST    = 1 << 2,
 } HolderBackendCaps;
 
 /**
@@ -267,10 +273,17 @@ struct _HolderBackendClass {
                           const char               *storage_root,
                           GPtrArray                *checks);
 
+  /* Nullable. What "up" means for @vm and where to look when it is not:
+   * for example "TCP port 22 at 192.168.0.2; console log: /path". The
+   * server appends it to the message of an IP wait that timed out
+   * ("timed out after 5m0s waiting for ..."). */
+  char    *(*describe_ready) (HolderBackend *self,
+                              HolderVm      *vm);
+
   /*< private >*/
   /* Room for new virtual methods: a module built against an older header
    * has NULL here, which libholder reads as "not implemented". */
-  gpointer padding[16];
+  gpointer padding[15];
 };
 
 /**
@@ -369,6 +382,30 @@ gboolean holder_file_replace (const char  *path,
                               gsize        len,
                               int          mode,
                               GError     **error);
+
+/* ---- operating backends from tools ---------------------------------------- */
+
+/* Builds an instance of @klass for @root and runs its reconcile to the end
+ * on a private main context (the calling thread blocks; for tools such as
+ * `holderctl prune` and fleetbox-helper --fleetbox-reconcile). Each piece
+ * of host state reclaimed (or, with HOLDER_RECONCILE_FLAGS_DRY_RUN, that
+ * would be) goes to @report (nullable) as it does to host->reclaimed. */
+HOLDER_EXPORT
+gboolean holder_backend_reconcile (const HolderBackendClass *klass,
+                                   const char               *root,
+                                   HolderReconcileFlags      flags,
+                                   void                    (*report) (const char *kind,
+                                                                      const char *what,
+                                                                      gpointer    user_data),
+                                   gpointer                  user_data,
+                                   GError                  **error);
+
+/* Appends to @checks (of HolderHostCheck) what `holderctl doctor` checks
+ * of the storage root @root itself: that this user can use it, its owner
+ * and its mode. Returns FALSE when no helper could work in it. */
+HOLDER_EXPORT
+gboolean holder_store_check_root (const char *root,
+                                  GPtrArray  *checks);
 
 /* ---- finding backends ----------------------------------------------------- */
 
