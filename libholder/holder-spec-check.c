@@ -26,6 +26,28 @@ host_memory_bytes (void)
   return (guint64) pages * (guint64) page_size;
 }
 
+/* "1.0 MiB": ASCII only, whatever the locale (g_format_size() puts a
+ * no-break space in), since it goes into a protocol message. */
+static char *
+format_size (guint64 bytes)
+{
+  static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+  char number[G_ASCII_DTOSTR_BUF_SIZE];
+  double value = (double) bytes;
+  guint unit = 0;
+
+  if (bytes < 1024)
+    return g_strdup_printf ("%" G_GUINT64_FORMAT " bytes", bytes);
+  value /= 1024;
+  while (value >= 1024 && unit + 1 < G_N_ELEMENTS (units))
+    {
+      value /= 1024;
+      unit++;
+    }
+  g_ascii_formatd (number, sizeof number, "%.1f", value);
+  return g_strdup_printf ("%s %s", number, units[unit]);
+}
+
 static gboolean
 invalid (GError    **error,
          const char *format,
@@ -61,15 +83,15 @@ holder_spec_check_sizing (const HolderMemberSpec  *spec,
                     spec->cpus);
   if (spec->memory_bytes < HOLDER_SPEC_MIN_MEMORY_BYTES)
     {
-      g_autofree char *size = g_format_size_full (spec->memory_bytes, G_FORMAT_SIZE_IEC_UNITS);
+      g_autofree char *size = format_size (spec->memory_bytes);
 
       return invalid (error, "memory_bytes is %" G_GUINT64_FORMAT " (%s); give the guest "
                       "at least 64 MiB", spec->memory_bytes, size);
     }
   if (host_memory > 0 && spec->memory_bytes > host_memory)
     {
-      g_autofree char *size = g_format_size_full (spec->memory_bytes, G_FORMAT_SIZE_IEC_UNITS);
-      g_autofree char *host = g_format_size_full (host_memory, G_FORMAT_SIZE_IEC_UNITS);
+      g_autofree char *size = format_size (spec->memory_bytes);
+      g_autofree char *host = format_size (host_memory);
 
       return invalid (error, "memory_bytes is %" G_GUINT64_FORMAT " (%s), more than this "
                       "host's %s of RAM; give the guest less memory", spec->memory_bytes,
@@ -98,11 +120,12 @@ check_file (const char  *field,
       if (saved_errno == ENOENT || saved_errno == ENOTDIR)
         return invalid (error, "%s %s: no such file; give the path of an existing %s",
                         field, path, what);
-      return invalid (error, "%s %s: %s; give the path of a %s this helper (uid %d) can read",
-                      field, path, g_strerror (saved_errno), what, (int) geteuid ());
+      return invalid (error, "%s %s: %s; check the path, and that this helper (uid %d) may "
+                      "read the %s", field, path, g_strerror (saved_errno), (int) geteuid (),
+                      what);
     }
   if (!S_ISREG (st.st_mode))
-    return invalid (error, "%s %s: not a regular file (%s); give the path of a %s file",
+    return invalid (error, "%s %s: not a regular file (%s); give the path of the %s file",
                     field, path,
                     S_ISDIR (st.st_mode) ? "a folder" : S_ISBLK (st.st_mode) ? "a block device"
                     : "a special file", what);

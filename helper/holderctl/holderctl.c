@@ -114,13 +114,11 @@ holderctl_parse_options (HolderctlContext *ctx,
 {
   g_autoptr(GOptionContext) context = g_option_context_new (synopsis);
   g_autoptr(GError) error = NULL;
-  GOptionGroup *global = g_option_group_new ("global", "Global options:",
-                                             "Show the global options", NULL, NULL);
 
-  g_option_group_add_entries (global, global_entries);
-  g_option_context_add_group (context, global);
   if (entries != NULL)
     g_option_context_add_main_entries (context, entries, NULL);
+  /* The global options are accepted, and shown, among the command's. */
+  g_option_context_add_main_entries (context, global_entries, NULL);
   g_option_context_set_summary (context, summary);
   g_option_context_set_description (context, "See holderctl(1) for the exit codes and the JSON schema.");
 
