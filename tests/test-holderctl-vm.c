@@ -220,7 +220,7 @@ test_up_ls_logs_down (void)
   holder_test_wait_for_file (console1, "holder-guest: reached 192.168.0.11", 120);
   ctl (sb, &r, "logs", "vm-1", NULL);
   g_assert_cmpint (r.status, ==, 0);
-  g_assert_nonnull (strstr (r.out, "holder-guest: up 192.168.0.10\n"));
+  g_assert_nonnull (strstr (r.out, "holder-guest: up 192.168.0.10"));
   g_assert_nonnull (strstr (r.out, "holder-guest: reached 192.168.0.11"));
   holder_test_run_clear (&r);
 
