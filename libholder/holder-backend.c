@@ -107,9 +107,7 @@ gboolean
 holder_backend_reconcile (const HolderBackendClass *klass,
                           const char               *root,
                           HolderReconcileFlags      flags,
-                          void                    (*report) (const char *kind,
-                                                             const char *what,
-                                                             gpointer    user_data),
+                          HolderReclaimFunc         report,
                           gpointer                  user_data,
                           GError                  **error)
 {

@@ -28,10 +28,6 @@
 #include "holder-error.h"
 #include "holder-store.h"
 
-typedef void (*ReportFunc) (const char *kind,
-                            const char *what,
-                            gpointer    user_data);
-
 gboolean
 holder_store_member_is_served (const char *root,
                                const char *name,
@@ -87,7 +83,7 @@ remove_at (int          dir_fd,
            const char  *name,
            const char  *shown,
            gboolean     dry_run,
-           ReportFunc   report,
+           HolderReclaimFunc   report,
            gpointer     user_data,
            GError     **error)
 {
@@ -112,7 +108,7 @@ prune_pidfiles (const char  *root,
                 int          root_fd,
                 gboolean     dry_run,
                 GHashTable  *served_hashes,
-                ReportFunc   report,
+                HolderReclaimFunc   report,
                 gpointer     user_data,
                 GError     **error)
 {
@@ -192,7 +188,7 @@ prune_sockets (const char  *root,
                int          root_fd,
                gboolean     dry_run,
                GHashTable  *served_hashes,
-               ReportFunc   report,
+               HolderReclaimFunc   report,
                gpointer     user_data,
                GError     **error)
 {
@@ -228,13 +224,11 @@ prune_sockets (const char  *root,
 }
 
 gboolean
-holder_store_prune (const char  *root,
-                    gboolean     dry_run,
-                    void       (*report) (const char *kind,
-                                          const char *what,
-                                          gpointer    user_data),
-                    gpointer     user_data,
-                    GError     **error)
+holder_store_prune (const char        *root,
+                    gboolean           dry_run,
+                    HolderReclaimFunc  report,
+                    gpointer           user_data,
+                    GError           **error)
 {
   g_autoptr(GHashTable) served_hashes = NULL;
   gboolean ok;
