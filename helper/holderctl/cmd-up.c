@@ -200,6 +200,7 @@ static int
 print_result (Up *up)
 {
   int status = HOLDERCTL_EXIT_OK;
+  guint up_count = 0;
 
   if (up->ctx->json)
     {
@@ -219,7 +220,9 @@ print_result (Up *up)
   for (guint i = 0; i < up->n_boots; i++)
     if (up->boots[i].error != NULL)
       status = holderctl_fail (HOLDERCTL_EXIT_FAILURE, "%s", up->boots[i].error->message);
-  if (status != HOLDERCTL_EXIT_OK && !up->ctx->json)
+    else
+      up_count++;
+  if (status != HOLDERCTL_EXIT_OK && up_count > 0 && !up->ctx->json)
     fprintf (stderr, "holderctl: the members that came up keep running: holderctl ls shows "
              "them, holderctl down stops them\n");
   return status;
