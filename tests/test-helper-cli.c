@@ -8,6 +8,20 @@
 #include "holder-test-run.h"
 #include "holder-test-util.h"
 
+/* What a wrapper (valgrind) adds to stderr: its "==pid==" lines. */
+static void
+strip_wrapper_lines (char **text)
+{
+  g_auto(GStrv) lines = g_strsplit (*text, "\n", -1);
+  g_autoptr(GString) kept = g_string_new (NULL);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (!g_str_has_prefix (lines[i], "==") && (lines[i][0] != '\0' || lines[i + 1] == NULL))
+      g_string_append_printf (kept, "%s%s", lines[i], lines[i + 1] != NULL ? "\n" : "");
+  g_free (*text);
+  *text = g_string_free (g_steal_pointer (&kept), FALSE);
+}
+
 static void
 run (Sandbox           *sb,
      const char *const *args,
@@ -21,6 +35,8 @@ run (Sandbox           *sb,
   g_ptr_array_add (argv, NULL);
   holder_test_run ((const char *const *) argv->pdata, (const char *const *) sb->env,
                    scaled (10000), r);
+  if (wrapped)
+    strip_wrapper_lines (&r->err);
 }
 
 /* Exit 2, the problem on the first line of stderr, the usage after it,
