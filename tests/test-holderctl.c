@@ -609,6 +609,54 @@ test_logs (void)
   kill_and_wait_gone (pid);
 }
 
+/* ---- another user's helper -------------------------------------------------- */
+
+/* A helper of root's, seen by another user: alive, but it refuses to
+ * answer; not stale, and stop says so at once instead of timing out. */
+static void
+test_foreign_helper (void)
+{
+  g_autoptr(Sandbox) sb = sandbox_new ();
+  const char *names[] = { "web-1", NULL };
+  g_autofree char *setpriv = g_find_program_in_path ("setpriv");
+  g_autoptr(JsonArray) array = NULL;
+  JsonObject *m;
+  HolderTestRun r = { 0 };
+  const char *holderctl = g_getenv ("HOLDER_TEST_HOLDERCTL");
+  const char *ls[] = { setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
+                       holderctl, "ls", "--json", NULL };
+  const char *stop[] = { setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
+                         holderctl, "stop", "--timeout", "30s", "web-1", NULL };
+
+  if (geteuid () != 0 || setpriv == NULL || g_getenv ("HOLDER_TEST_HELPER_WRAPPER") != NULL)
+    {
+      g_test_skip ("needs root, setpriv(1) and no wrapper (to run holderctl as nobody)");
+      return;
+    }
+  spawn_detached (sb, names);
+  /* Let nobody reach the store (the sockets of a root helper are 0666). */
+  g_assert_no_errno (g_chmod (sb->dir, 0755));
+
+  holder_test_run (ls, (const char *const *) sb->env, scaled (30000), &r);
+  g_test_message ("%s%s", r.out, r.err);
+  g_assert_cmpint (r.status, ==, 0);
+  array = parse_json_array (r.out);
+  m = find_member (array, "web-1");
+  assert_member_schema (m);
+  g_assert_cmpstr (json_object_get_string_member (m, "liveness"), ==, "live");
+  g_assert_cmpstr (json_object_get_string_member (m, "state"), ==, "unknown");
+  g_assert_nonnull (strstr (json_string_or_null (m, "error"), "permission denied: uid 65534"));
+  holder_test_run_clear (&r);
+
+  holder_test_run (stop, (const char *const *) sb->env, scaled (30000), &r);
+  g_assert_cmpint (r.status, ==, 1);
+  g_assert_true (g_str_has_prefix (r.out, "web-1: failed: permission denied: uid 65534"));
+  g_assert_cmpfloat (r.elapsed_ms, <, scaled (10000));
+  g_assert_true (served (sb, "web-1"));
+  holder_test_run_clear (&r);
+  kill_store_helpers (sb);
+}
+
 /* ---- completion -------------------------------------------------------------- */
 
 static void
@@ -681,6 +729,7 @@ main (int argc, char **argv)
   g_test_add_func ("/holderctl/stop/timeout", test_stop_timeout);
   g_test_add_func ("/holderctl/down", test_down);
   g_test_add_func ("/holderctl/logs", test_logs);
+  g_test_add_func ("/holderctl/foreign-helper", test_foreign_helper);
   g_test_add_func ("/holderctl/complete", test_complete);
   return g_test_run ();
 }

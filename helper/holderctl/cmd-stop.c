@@ -41,6 +41,22 @@ stop_job_free (StopJob *job)
 
 /* Blocking: holder_client_stop() sends stop, then waits for the pidfile to
  * go; retired means the helper no longer serves the member at all. */
+/* A helper that refuses us (another user's) would let the wait for the
+ * member's retirement run out for nothing: ask it something first. */
+static gboolean
+may_command (StopJob *job)
+{
+  g_autoptr(HolderStatus) status = NULL;
+  g_autoptr(GError) error = NULL;
+
+  status = holder_client_status (job->root, job->name, &error);
+  if (status != NULL || !g_error_matches (error, HOLDER_ERROR, HOLDER_ERROR_PERMISSION_DENIED))
+    return TRUE;
+  job->error = g_strdup_printf ("%s (run holderctl as that helper's user, or with sudo)",
+                                error->message);
+  return FALSE;
+}
+
 static gpointer
 stop_thread (gpointer data)
 {
@@ -51,6 +67,8 @@ stop_thread (gpointer data)
 
   if (!holder_store_member_is_served (job->root, job->name, NULL))
     job->outcome = OUTCOME_NOT_RUNNING;
+  else if (!may_command (job))
+    job->outcome = OUTCOME_FAILED;
   else if (!holder_client_stop (job->root, job->name, job->timeout_ms, &error))
     {
       job->outcome = OUTCOME_FAILED;

@@ -211,6 +211,16 @@ holderctl_member_probe (const char *root,
   member->ip = g_strdup ("");
   member->pid = have_pidfile ? file_pid : 0;
   served = holder_store_member_is_served (root, name, &served_pid);
+  if (served && g_error_matches (error, HOLDER_ERROR, HOLDER_ERROR_PERMISSION_DENIED))
+    {
+      /* Alive and answering, but not to us: another user's helper. */
+      member->state = g_strdup ("unknown");
+      member->liveness = HOLDERCTL_LIVENESS_LIVE;
+      member->pid = served_pid;
+      member->error = g_strdup_printf ("%s (run holderctl as that helper's user, or with sudo)",
+                                       error->message);
+      return member;
+    }
   if (served)
     {
       /* Alive, but it does not answer for this member. */
