@@ -131,10 +131,17 @@ prune_pidfiles (const char  *root,
         {
           const char *name = g_ptr_array_index (members, j);
           g_autofree char *shown = NULL;
+          g_autofree char *its_cluster = NULL;
           GPid pid = 0;
           struct stat st;
           int member_fd;
 
+          /* Only member folders: a valid name, in its own cluster. */
+          if (!holder_name_validate (name, NULL))
+            continue;
+          its_cluster = holder_store_cluster_name (name);
+          if (!g_str_equal (its_cluster, cluster))
+            continue;
           if (holder_store_member_is_served (root, name, &pid))
             {
               g_hash_table_add (served_hashes, holder_store_socket_hash (name));
