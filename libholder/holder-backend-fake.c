@@ -29,6 +29,7 @@ typedef struct {
   char   *fail_create;
   char   *fail_start;
   char   *fail_ip;
+  char   *reclaim_path;
   gint64  boot_delay_usec;
   gint64  stop_delay_usec;
   gint64  exit_after_usec; /* -1: VMs never exit on their own */
@@ -344,6 +345,7 @@ fake_new (const HolderBackendClass *klass,
   self->fail_create = knob_string ("FLEETBOX_FAKE_FAIL_CREATE");
   self->fail_start = knob_string ("FLEETBOX_FAKE_FAIL_START");
   self->fail_ip = knob_string ("FLEETBOX_FAKE_FAIL_IP");
+  self->reclaim_path = knob_string ("FLEETBOX_FAKE_RECLAIM");
   self->boot_delay_usec = MAX (knob_duration ("FLEETBOX_FAKE_BOOT_DELAY", 0), 0);
   self->stop_delay_usec = MAX (knob_duration ("FLEETBOX_FAKE_STOP_DELAY", 0), 0);
   /* A negative exit delay means "never", like an unset one. */
@@ -363,6 +365,7 @@ fake_free (HolderBackend *backend)
   g_free (self->fail_create);
   g_free (self->fail_start);
   g_free (self->fail_ip);
+  g_free (self->reclaim_path);
   g_free (self);
 }
 
@@ -373,11 +376,43 @@ fake_reconcile_async (HolderBackend        *self,
                       GAsyncReadyCallback   callback,
                       gpointer              user_data)
 {
+  HolderBackendFake *fake = (HolderBackendFake *) self;
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
 
-  /* The fake owns no host state. */
   g_task_set_name (task, "fake_reconcile_async");
+
+  /* The fake owns no host state. FLEETBOX_FAKE_RECLAIM pretends some was
+   * left: one "<kind> <what>" per line, reported as reclaimed, and the
+   * file removed (as the state would be) unless this is a dry run. */
+  if (fake->reclaim_path == NULL ||
+      !g_file_get_contents (fake->reclaim_path, &contents, NULL, NULL))
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) fields = g_strsplit (g_strstrip (lines[i]), " ", 2);
+
+      if (fields[0] != NULL && fields[0][0] != '\0' && fields[1] != NULL)
+        holder_backend_report_reclaimed (self, fields[0], fields[1]);
+    }
+  if ((flags & HOLDER_RECONCILE_FLAGS_DRY_RUN) == 0 && unlink (fake->reclaim_path) != 0)
+    g_debug ("remove %s: %s", fake->reclaim_path, g_strerror (errno));
   g_task_return_boolean (task, TRUE);
+}
+
+static char *
+fake_describe_ready (HolderBackend *backend,
+                     HolderVm      *vm)
+{
+  HolderBackendFake *self = (HolderBackendFake *) backend;
+  g_autofree char *delay = holder_duration_format (self->boot_delay_usec);
+
+  return g_strdup_printf ("the fake boot delay of %s (FLEETBOX_FAKE_BOOT_DELAY)", delay);
 }
 
 static void
@@ -619,7 +654,7 @@ fake_stop_vm_async (HolderBackend       *backend,
 const HolderBackendClass holder_backend_fake_class = {
   .name = "fake",
   .caps = HOLDER_BACKEND_CAP_CLUSTERING | HOLDER_BACKEND_CAP_NESTED_VIRT |
-          HOLDER_BACKEND_CAP_NO_HOST_STATE,
+          HOLDER_BACKEND_CAP_NO_HOST_STATE | HOLDER_BACKEND_CAP_NO_GUEST,
   .new = fake_new,
   .free = fake_free,
   .reconcile_async = fake_reconcile_async,
@@ -639,4 +674,5 @@ const HolderBackendClass holder_backend_fake_class = {
   .stop_vm_async = fake_stop_vm_async,
   .stop_vm_finish = holder_backend_task_finish_boolean,
   .vm_free = fake_vm_free,
+  .describe_ready = fake_describe_ready,
 };

@@ -92,3 +92,63 @@ holder_host_check_free (HolderHostCheck *check)
   g_free (check->fix);
   g_free (check);
 }
+
+static void
+on_reconcile_done (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  GAsyncResult **out = user_data;
+
+  *out = g_object_ref (result);
+}
+
+gboolean
+holder_backend_reconcile (const HolderBackendClass *klass,
+                          const char               *root,
+                          HolderReconcileFlags      flags,
+                          HolderReclaimFunc         report,
+                          gpointer                  user_data,
+                          GError                  **error)
+{
+  g_autoptr(GMainContext) context = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  HolderBackendHost host = { 0 };
+  HolderBackend *instance;
+  gboolean ok;
+
+  g_return_val_if_fail (klass != NULL, FALSE);
+  g_return_val_if_fail (root != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* The instance completes its tasks on the context that is
+   * thread-default when it is made: a private one, so that a caller's own
+   * sources never run from in here. */
+  context = g_main_context_new ();
+  g_main_context_push_thread_default (context);
+
+  host.storage_root = root;
+  host.reclaimed = report;
+  host.user_data = user_data;
+  instance = klass->new (klass, &host, error);
+  if (instance == NULL)
+    {
+      g_main_context_pop_thread_default (context);
+      return FALSE;
+    }
+
+  klass->reconcile_async (instance, flags, NULL, on_reconcile_done, &result);
+  while (result == NULL)
+    g_main_context_iteration (context, TRUE);
+  ok = klass->reconcile_finish (instance, result, error);
+  if (!ok)
+    g_prefix_error (error, "reconcile: ");
+  g_clear_object (&result);
+  klass->free (instance);
+  /* What the instance left queued (a completion's idle) runs here, not on
+   * the caller's context later. */
+  while (g_main_context_iteration (context, FALSE))
+    ;
+  g_main_context_pop_thread_default (context);
+  return ok;
+}

@@ -7,6 +7,8 @@
 #include "holder-boot-private.h"
 #include "holder-error.h"
 #include "holder-member-private.h"
+#include "holder-spec-check-private.h"
+#include "holder-store-private.h"
 #include "holder-util-private.h"
 
 struct _HolderBoot {
@@ -75,9 +77,21 @@ boot_fail (HolderBoot *op,
   if (op->timed_out)
     {
       g_autofree char *bound = holder_duration_format (op->ip_timeout_usec);
-      op->failure = g_strdup_printf ("%s %s: timed out after %s", step, op->spec->name, bound);
+      g_autofree char *ready = NULL;
+      g_autofree char *why = NULL;
+
+      /* Say what "up" means and where to look: a bare "timed out" leaves
+       * the user guessing between a slow guest, a wrong address and a
+       * kernel that never booted. */
+      if (op->server->backend_class->describe_ready != NULL && op->vm != NULL)
+        ready = op->server->backend_class->describe_ready (op->server->backend, op->vm);
+      if (ready != NULL && ready[0] != '\0')
+        why = g_strdup_printf ("timed out after %s waiting for %s", bound, ready);
+      else
+        why = g_strdup_printf ("timed out after %s", bound);
+      op->failure = g_strdup_printf ("%s %s: %s", step, op->spec->name, why);
       g_free (op->member->error);
-      op->member->error = g_strdup_printf ("timed out after %s", bound);
+      op->member->error = g_steal_pointer (&why);
     }
   else
     {
@@ -255,6 +269,43 @@ on_created (GObject      *source,
                                              on_started, op);
 }
 
+static void
+boot_step_create (HolderBoot *op)
+{
+  op->server->backend_class->create_vm_async (op->server->backend, op->spec, op->reservation,
+                                              op->cancellable, on_created, op);
+}
+
+static void
+on_spec_checked (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  HolderBoot *op = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!holder_spec_check_finish (result, &error) || boot_member_gone (op))
+    {
+      /* Nothing was made: no VM to stop. */
+      boot_fail (op, "create", error);
+      boot_finish (op);
+      return;
+    }
+  boot_step_create (op);
+}
+
+/* Tools (holderctl logs) find the console where this boot writes it. */
+static void
+boot_record_console (HolderBoot *op)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!holder_store_record_member_info (op->server->root, op->spec->name,
+                                        HOLDER_STORE_INFO_CONSOLE,
+                                        op->spec->serial_log_path, &error))
+    g_debug ("record the console of %s: %s", op->spec->name, error->message);
+}
+
 void
 holder_boot_start (HolderMember            *m,
                    HolderConn              *conn,
@@ -280,6 +331,11 @@ holder_boot_start (HolderMember            *m,
   server->boots = g_list_prepend (server->boots, op);
 
   g_debug ("booting %s", spec->name);
-  server->backend_class->create_vm_async (server->backend, op->spec, op->reservation,
-                                          op->cancellable, on_created, op);
+  boot_record_console (op);
+  /* Errors up front: a missing file or an impossible size is found before
+   * the backend makes anything. The fake opens no file and boots nothing. */
+  if ((server->backend_class->caps & HOLDER_BACKEND_CAP_NO_GUEST) != 0)
+    boot_step_create (op);
+  else
+    holder_spec_check_async (op->spec, op->cancellable, on_spec_checked, op);
 }

@@ -10,6 +10,22 @@
 
 G_BEGIN_DECLS
 
+/**
+ * SECTION:holder-error
+ * @title: Errors
+ * @short_description: the HOLDER_ERROR domain and its codes
+ * @include: holder.h
+ *
+ * Every error libholder reports is in the %HOLDER_ERROR domain (or, for a
+ * file, G_FILE_ERROR), with a code a caller can branch on and a message
+ * that says what failed, where, and what to do.
+ */
+
+/**
+ * HOLDER_ERROR:
+ *
+ * The error domain of libholder (see #HolderError).
+ */
 #define HOLDER_ERROR (holder_error_quark ())
 
 /**
@@ -56,6 +72,13 @@ typedef enum {
   HOLDER_ERROR_UNSAFE_PATH,
 } HolderError;
 
+/**
+ * holder_error_quark:
+ *
+ * The quark of the %HOLDER_ERROR domain.
+ *
+ * Returns: the quark of the %HOLDER_ERROR domain
+ */
 HOLDER_EXPORT
 GQuark holder_error_quark (void);
 

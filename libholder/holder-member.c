@@ -9,6 +9,7 @@
 #include "holder-error.h"
 #include "holder-member-private.h"
 #include "holder-store.h"
+#include "holder-store-private.h"
 
 HolderMember *
 holder_member_ref (HolderMember *m)
@@ -108,6 +109,7 @@ holder_member_register (HolderServer  *server,
 {
   g_autoptr(HolderMember) m = NULL;
   int fd;
+  g_autoptr(GError) local_error = NULL;
 
   if (!holder_name_validate (name, error))
     return NULL;
@@ -141,6 +143,12 @@ holder_member_register (HolderServer  *server,
       g_clear_pointer (&m->claim, holder_store_claim_release);
       return NULL;
     }
+
+  /* For tools (holderctl ls): the wire status does not name the backend.
+   * Not worth failing a registration over. */
+  if (!holder_store_record_member_info (server->root, name, HOLDER_STORE_INFO_BACKEND,
+                                        server->backend_class->name, &local_error))
+    g_debug ("record the backend of %s: %s", name, local_error->message);
 
   g_hash_table_insert (server->members, m->name, holder_member_ref (m));
   g_debug ("member %s registered on %s", name, holder_store_claim_get_socket_path (m->claim));

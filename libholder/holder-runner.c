@@ -261,15 +261,6 @@ holder_run (const HolderBackendClass *backend,
 }
 
 static void
-on_reconcile_done (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  GAsyncResult **out = user_data;
-  *out = g_object_ref (result);
-}
-
-static void
 on_reclaimed (const char *kind,
               const char *what,
               gpointer    user_data)
@@ -283,11 +274,6 @@ holder_run_reconcile (const HolderBackendClass *backend,
 {
   g_autofree char *root = NULL;
   g_autoptr(HolderStoreDir) store = NULL;
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
-  HolderBackendHost host = { 0 };
-  HolderBackend *instance;
-  gboolean ok;
 
   g_return_val_if_fail (backend != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -302,26 +288,58 @@ holder_run_reconcile (const HolderBackendClass *backend,
    * helpers), then the backend's host state. */
   if (!holder_store_dir_prune (store, FALSE, on_reclaimed, NULL, error))
     return FALSE;
+  return holder_backend_reconcile (backend, root, HOLDER_RECONCILE_FLAGS_NONE,
+                                   on_reclaimed, NULL, error);
+}
 
-  /* Nothing of a dead helper's to reclaim. */
-  if ((backend->caps & HOLDER_BACKEND_CAP_NO_HOST_STATE) != 0)
-    return TRUE;
+/* Every variable the helper and its backends read: --help lists them all
+ * (tests/test-helper-cli.c checks the source tree against this text). */
+static const char environment_help[] =
+  "  FLEETBOX_BACKEND_DIR        folders of backend modules, ':'-separated\n"
+  "                              (default: the build tree's, then the installed ones)\n"
+  "  FLEETBOX_HOME               storage root, when set and non-empty\n"
+  "  HOME, SUDO_USER             otherwise $HOME/.fleetbox, or as root under sudo,\n"
+  "                              SUDO_USER's ~/.fleetbox\n"
+  "  SUDO_UID, SUDO_GID          under sudo, the user who may command this helper too,\n"
+  "                              and who owns what the helper makes in the store\n"
+  "  HOLDER_PLATFORM             generic: the portable POSIX paths instead of the\n"
+  "                              platform's own (pidfd, SO_PEERCRED); for tests\n"
+  "  FLEETBOX_PARENT_PID         bound mode: die with this client process\n"
+  "  FLEETBOX_IP_WAIT_TIMEOUT    bound on a boot's wait for the guest (default 5m)\n"
+  "  FLEETBOX_VERBOSE            1: the debug log on stderr, as --verbose\n"
+  "  G_MESSAGES_DEBUG            GLib's: debug log of these log domains (\"all\")\n"
+  "\n"
+  "  cloud-hypervisor backend:\n"
+  "  FLEETBOX_CH_BINARY          the cloud-hypervisor binary (default: PATH, then a\n"
+  "                              download of the pinned release into <root>/bin)\n"
+  "  FLEETBOX_CH_DOWNLOAD_URL    a mirror of the pinned release, with its\n"
+  "  FLEETBOX_CH_DOWNLOAD_SHA256   SHA-256 (both or neither)\n"
+  "\n"
+  "  libvirt backend:\n"
+  "  FLEETBOX_LIBVIRT_URI        the libvirt URI (default qemu:///system)\n"
+  "  FLEETBOX_LIBVIRT_VIRT_TYPE  kvm or qemu (default: kvm when the host offers it)\n"
+  "\n"
+  "  fake backend (tests; durations in Go syntax such as 250ms, 5s):\n"
+  "  FLEETBOX_FAKE_RECORD        append one JSON line per backend call to this file\n"
+  "  FLEETBOX_FAKE_FAIL_CREATE   fail the create of this member\n"
+  "  FLEETBOX_FAKE_FAIL_START    fail the start of this member\n"
+  "  FLEETBOX_FAKE_FAIL_IP       fail the IP wait of this member\n"
+  "  FLEETBOX_FAKE_BOOT_DELAY    the IP wait takes this long\n"
+  "  FLEETBOX_FAKE_STOP_DELAY    a stop takes this long\n"
+  "  FLEETBOX_FAKE_EXIT_AFTER    a VM exits on its own this long after it is up\n"
+  "  FLEETBOX_FAKE_RECLAIM       reconcile reports each \"<kind> <what>\" line of this\n"
+  "                              file as reclaimed, then removes it (not in a dry run)\n";
 
-  host.storage_root = root;
-  host.reclaimed = on_reclaimed;
-  instance = backend->new (backend, &host, error);
-  if (instance == NULL)
-    return FALSE;
-
-  backend->reconcile_async (instance, HOLDER_RECONCILE_FLAGS_NONE, NULL,
-                            on_reconcile_done, &result);
-  while (result == NULL)
-    g_main_context_iteration (context, TRUE);
-  ok = backend->reconcile_finish (instance, result, error);
-  if (!ok)
-    g_prefix_error (error, "reconcile: ");
-  backend->free (instance);
-  return ok;
+static void
+print_synopsis (FILE       *out,
+                const char *prgname)
+{
+  fprintf (out,
+           "Usage:\n"
+           "  %s [--verbose] --fleetbox-runner NAME1,NAME2,...   serve these members\n"
+           "  %s [--verbose] --fleetbox-reconcile                reclaim host state of dead helpers\n"
+           "  %s --list-backends | --help | --version\n",
+           prgname, prgname, prgname);
 }
 
 static void
@@ -330,24 +348,29 @@ print_usage (const char *prgname)
   g_auto(GStrv) names = holder_backend_list_names ();
   g_autofree char *backends = g_strjoinv (", ", names);
 
-  printf ("Usage:\n"
-          "  %s --fleetbox-runner NAME1,NAME2,...   serve these members\n"
-          "  %s --fleetbox-reconcile                reclaim host state of dead helpers, then exit\n"
-          "\n"
+  print_synopsis (stdout, prgname);
+  printf ("\n"
           "Holds a cluster of VMs for a client speaking holder protocol %s.\n"
           "\n"
-          "Environment:\n"
-          "  FLEETBOX_BACKEND          backend (%s); unset: the platform's real one\n"
-          "  FLEETBOX_HOME             storage root (default ~/.fleetbox)\n"
-          "  FLEETBOX_PARENT_PID       bound mode: die with this client process\n"
-          "  FLEETBOX_IP_WAIT_TIMEOUT  bound on a boot's wait for the guest (default 5m)\n"
-          "\n"
           "Options:\n"
-          "  --list-backends   list the backends available here, their modules,\n"
-          "                    and whether each loads on this host\n"
-          "  --help            show this help\n"
-          "  --version         show the version\n",
-          prgname, prgname, HOLDER_PROTOCOL_VERSION, backends);
+          "  --fleetbox-runner NAMES  serve these members (comma-separated; the first is\n"
+          "                           the primary) until the last one stops\n"
+          "  --fleetbox-reconcile     reclaim what dead helpers left, then exit\n"
+          "  --list-backends          list the backends available here, their modules,\n"
+          "                           and whether each loads on this host\n"
+          "  -v, --verbose            the debug log on stderr (also FLEETBOX_VERBOSE=1)\n"
+          "  -h, --help               show this help\n"
+          "  --version                show the version\n"
+          "\n"
+          "Exit status: 0 after a clean shutdown, 1 when the helper could not start or\n"
+          "serve, 2 on a command-line error.\n"
+          "\n",
+          HOLDER_PROTOCOL_VERSION);
+  printf ("Environment:\n"
+          "  FLEETBOX_BACKEND            backend (%s); unset: the platform's real one\n",
+          backends);
+  fputs (environment_help, stdout);
+  printf ("\nSee fleetbox-helper(1) and docs/protocol.md.\n");
 }
 
 /* One line per backend: name, module (or "built in"), whether it loads. */
@@ -379,32 +402,103 @@ list_backends (void)
   return 0;
 }
 
+/* The command line. Flags are matched exactly anywhere in argv, and the
+ * runner's value is the argument right after it (docs/protocol.md,
+ * section 1); anything else is a usage error. */
+typedef struct {
+  gboolean help;
+  gboolean version;
+  gboolean list_backends;
+  gboolean verbose;
+  gboolean reconcile;
+} HelperArgs;
+
+static gboolean
+parse_args (int          argc,
+            char       **argv,
+            HelperArgs  *args,
+            char       **out_problem)
+{
+  for (int i = 1; i < argc && argv[i] != NULL; i++)
+    {
+      const char *arg = argv[i];
+
+      if (g_str_equal (arg, HOLDER_RUNNER_FLAG))
+        i++; /* its value, whatever it looks like */
+      else if (g_str_equal (arg, HOLDER_RECONCILE_FLAG))
+        args->reconcile = TRUE;
+      else if (g_str_equal (arg, "--help") || g_str_equal (arg, "-h"))
+        args->help = TRUE;
+      else if (g_str_equal (arg, "--version"))
+        args->version = TRUE;
+      else if (g_str_equal (arg, "--list-backends"))
+        args->list_backends = TRUE;
+      else if (g_str_equal (arg, "--verbose") || g_str_equal (arg, "-v"))
+        args->verbose = TRUE;
+      else
+        {
+          g_autoptr(GString) quoted = g_string_new (NULL);
+
+          holder_append_go_quoted (quoted, arg);
+          *out_problem = g_strdup_printf (arg[0] == '-' ? "unknown option %s"
+                                                        : "unexpected argument %s",
+                                          quoted->str);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+verbose_from_env (void)
+{
+  const char *value = g_getenv ("FLEETBOX_VERBOSE");
+
+  return value != NULL && value[0] != '\0' && !g_str_equal (value, "0");
+}
+
 int
 holder_helper_main (const char *prgname,
                     int         argc,
                     char      **argv)
 {
   g_autoptr(GError) error = NULL;
+  g_autofree char *problem = NULL;
+  HelperArgs args = { 0 };
   const HolderBackendClass *backend;
   gboolean ok;
 
   g_return_val_if_fail (prgname != NULL, 1);
 
-  if (argv_contains (argc, argv, "--help") || argv_contains (argc, argv, "-h"))
+  if (!parse_args (argc, argv, &args, &problem))
+    {
+      fprintf (stderr, "%s: %s\n", prgname, problem);
+      print_synopsis (stderr, prgname);
+      fprintf (stderr, "Run %s --help for the options and the environment.\n", prgname);
+      return 2;
+    }
+
+  /* The helper's log goes to stderr, which a detached helper's spawner
+   * sends to <root>/runner-<primary>.log. */
+  g_log_writer_default_set_use_stderr (TRUE);
+  if (args.verbose || verbose_from_env ())
+    g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
+
+  if (args.help)
     {
       print_usage (prgname);
       return 0;
     }
-  if (argv_contains (argc, argv, "--version"))
+  if (args.version)
     {
       printf ("%s %s (holder protocol %s)\n", prgname, HOLDER_VERSION, HOLDER_PROTOCOL_VERSION);
       return 0;
     }
 
-  if (argv_contains (argc, argv, "--list-backends"))
+  if (args.list_backends)
     return list_backends ();
 
-  if (holder_is_reconcile (argc, argv))
+  if (args.reconcile)
     {
       backend = holder_backend_select_from_env (&error);
       ok = backend != NULL && holder_run_reconcile (backend, &error);

@@ -373,13 +373,11 @@ holder_store_dir_prune (HolderStoreDir  *store,
 }
 
 gboolean
-holder_store_prune (const char  *root,
-                    gboolean     dry_run,
-                    void       (*report) (const char *kind,
-                                          const char *what,
-                                          gpointer    user_data),
-                    gpointer     user_data,
-                    GError     **error)
+holder_store_prune (const char        *root,
+                    gboolean           dry_run,
+                    HolderReclaimFunc  report,
+                    gpointer           user_data,
+                    GError           **error)
 {
   g_autoptr(HolderStoreDir) store = NULL;
   g_autoptr(GError) local_error = NULL;

@@ -387,9 +387,13 @@ test_ip_timeout (void)
   start = g_get_monotonic_time ();
   reply = member_request (fx->sb, "web-1", boot2);
   g_test_message ("IP wait gave up after %.1f ms", ms_since (start));
-  g_assert_cmpstr (reply, ==, "{\"error\":\"wait for ip web-2: timed out after 200ms\"}\n");
+  /* What "up" means comes from the backend (its describe_ready). */
+  g_assert_cmpstr (reply, ==, "{\"error\":\"wait for ip web-2: timed out after 200ms waiting for "
+                   "the fake boot delay of 10s (FLEETBOX_FAKE_BOOT_DELAY)\"}\n");
   g_assert_cmpfloat (ms_since (start), <, scaled (5000));
-  assert_status (fx->sb, "web-2", fx->pid, FALSE, "", "error", "timed out after 200ms");
+  assert_status (fx->sb, "web-2", fx->pid, FALSE, "", "error",
+                 "timed out after 200ms waiting for the fake boot delay of 10s "
+                 "(FLEETBOX_FAKE_BOOT_DELAY)");
   g_assert_cmpuint (record_count_op (fx, "stop", "web-2"), ==, 1);
   fx_finish (fx);
 }

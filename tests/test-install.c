@@ -251,8 +251,12 @@ test_out_of_tree_backend (void)
   g_assert_no_error (error);
   g_assert_cmpstr (reservation->ip, ==, "198.51.100.2");
 
-  spec->disk_path = g_strdup ("/nonexistent/disk.raw");
-  spec->seed_path = g_strdup ("/nonexistent/seed.iso");
+  /* The helper checks a spec's files before any backend but the fake
+   * sees them. */
+  spec->disk_path = g_build_filename (install.dir, "disk.raw", NULL);
+  spec->seed_path = g_build_filename (install.dir, "seed.iso", NULL);
+  g_assert_true (g_file_set_contents (spec->disk_path, "", 0, NULL));
+  g_assert_true (g_file_set_contents (spec->seed_path, "", 0, NULL));
   spec->cpus = 1;
   spec->memory_bytes = 512u << 20;
   g_assert_true (holder_client_boot_member (root, names[0], spec, 0, &error));

@@ -474,9 +474,11 @@ test_ip_wait_timeout (Fixture *fx, gconstpointer data)
   g_setenv ("FLEETBOX_IP_WAIT_TIMEOUT", "150ms", TRUE);
   server_start (fx, names, 0);
   prepare_member (fx, "keep", "late");
-  assert_reply (fx, "keep", boot, "{\"error\":\"wait for ip late: timed out after 150ms\"}\n");
+  assert_reply (fx, "keep", boot, "{\"error\":\"wait for ip late: timed out after 150ms waiting for "
+                "the fake boot delay of 1m0s (FLEETBOX_FAKE_BOOT_DELAY)\"}\n");
   status = g_strdup_printf ("{\"status\":{\"name\":\"late\",\"pid\":%d,\"running\":false,\"ip\":\"\","
-                            "\"state\":\"error\",\"error\":\"timed out after 150ms\"}}\n", (int) getpid ());
+                            "\"state\":\"error\",\"error\":\"timed out after 150ms waiting for the fake "
+                            "boot delay of 1m0s (FLEETBOX_FAKE_BOOT_DELAY)\"}}\n", (int) getpid ());
   assert_reply (fx, "late", "{\"cmd\":\"status\"}\n", status);
 }
 

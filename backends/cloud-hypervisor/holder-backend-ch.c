@@ -30,6 +30,7 @@
 #include "holder-ipam.h"
 #include "holder-linux-net.h"
 #include "holder-ch-binary.h"
+#include "holder-ch-doctor.h"
 #include "holder-boot-extract.h"
 #include "holder-ch-vm.h"
 #include "holder-vm-files.h"
@@ -706,6 +707,24 @@ ch_vm_free (HolderBackend *backend,
   vm_discard (vm);
 }
 
+/* What "up" means here, for the message of a boot that timed out. */
+static char *
+ch_describe_ready (HolderBackend *backend,
+                   HolderVm      *vm)
+{
+  g_autofree char *dir = NULL;
+  const char *log = vm->spec->serial_log_path;
+
+  if (log == NULL)
+    {
+      /* The backend's default: serial.log in the member folder. */
+      dir = holder_store_member_dir (backend->host->storage_root, vm->spec->name);
+      return g_strdup_printf ("TCP port 22 at %s; console log: %s/serial.log",
+                              vm->reservation->ip, dir);
+    }
+  return g_strdup_printf ("TCP port 22 at %s; console log: %s", vm->reservation->ip, log);
+}
+
 static const HolderBackendClass holder_backend_cloud_hypervisor_class = {
   .name = "cloud-hypervisor",
   .caps = HOLDER_BACKEND_CAP_CLUSTERING | HOLDER_BACKEND_CAP_NESTED_VIRT,
@@ -728,6 +747,8 @@ static const HolderBackendClass holder_backend_cloud_hypervisor_class = {
   .stop_vm_async = ch_stop_vm_async,
   .stop_vm_finish = holder_backend_task_finish_boolean,
   .vm_free = ch_vm_free,
+  .check_host = holder_ch_check_host,
+  .describe_ready = ch_describe_ready,
 };
 
 HOLDER_BACKEND_DEFINE_MODULE (holder_backend_cloud_hypervisor_class)

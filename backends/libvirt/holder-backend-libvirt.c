@@ -38,13 +38,14 @@
 #include "holder-boot-extract.h"
 #include "holder-ipam.h"
 #include "holder-libvirt-console.h"
+#include "holder-libvirt-doctor.h"
 #include "holder-libvirt-worker.h"
 #include "holder-libvirt-xml.h"
 #include "holder-guest-wait.h"
 #include "holder-vm-files.h"
 #include "holder-linux-net-host.h"
 
-#define DEFAULT_URI            "qemu:///system"
+#define DEFAULT_URI            HOLDER_LIBVIRT_DEFAULT_URI
 /* The first /24 tried; libvirt refuses one in use and we take the next. */
 #define FIRST_THIRD_OCTET      100
 /* The stop ladder: the power button, then destroy; under 20 s in all. */
@@ -1496,6 +1497,24 @@ libvirt_vm_free (HolderBackend *backend,
   vm_unref (vm);
 }
 
+/* What "up" means here, for the message of a boot that timed out. */
+static char *
+libvirt_describe_ready (HolderBackend *backend,
+                        HolderVm      *vm)
+{
+  g_autofree char *dir = NULL;
+  const char *log = vm->spec->serial_log_path;
+
+  if (log == NULL)
+    {
+      /* The backend's default: serial.log in the member folder. */
+      dir = holder_store_member_dir (backend->host->storage_root, vm->spec->name);
+      return g_strdup_printf ("TCP port 22 at %s; console log: %s/serial.log",
+                              vm->reservation->ip, dir);
+    }
+  return g_strdup_printf ("TCP port 22 at %s; console log: %s", vm->reservation->ip, log);
+}
+
 static const HolderBackendClass holder_backend_libvirt_class = {
   .name = "libvirt",
   .caps = HOLDER_BACKEND_CAP_CLUSTERING,
@@ -1518,6 +1537,8 @@ static const HolderBackendClass holder_backend_libvirt_class = {
   .stop_vm_async = libvirt_stop_vm_async,
   .stop_vm_finish = holder_backend_task_finish_boolean,
   .vm_free = libvirt_vm_free,
+  .check_host = holder_libvirt_check_host,
+  .describe_ready = libvirt_describe_ready,
 };
 
 HOLDER_BACKEND_DEFINE_MODULE (holder_backend_libvirt_class)
