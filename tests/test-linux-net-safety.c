@@ -7,10 +7,8 @@
  * pointed out), processes it may kill (only the ones on its own taps), and
  * a subnet someone else took meanwhile. Also the dry run of reconcile.
  *
- * Runs as root inside a network and mount namespace made at start-up, like
- * test-linux-net.c: a fake uplink (veth upl0, default route via
- * 10.99.0.1), a busy address (192.168.0.1/24) and a busy route
- * (192.168.1.0/24), so the first free subnet is 192.168.2.0/24. The
+ * Runs as root inside a network and mount namespace made at start-up
+ * (holder-test-net.h: the first free subnet is 192.168.2.0/24). The
  * attacker is uid 65534 (fork + setresuid). The host's namespace is never
  * touched.
  */
@@ -19,20 +17,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <linux/if.h>
-#include <linux/if_tun.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <asm-generic/socket.h>
 
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -40,10 +31,11 @@
 #include "holder-backend.h"
 #include "holder-linux-net.h"
 #include "holder-linux-net-host.h"
+#include "holder-test-net.h"
 #include "holder-test-util.h"
 
-#define UPLINK   "upl0"
-#define ATTACKER 65534
+#define UPLINK   HOLDER_TEST_UPLINK
+#define ATTACKER HOLDER_TEST_ATTACKER
 
 static const char *skip_reason;
 
@@ -58,87 +50,12 @@ static const char *skip_reason;
 
 /* ---- fixtures ----------------------------------------------------------- */
 
-static gboolean
-run_ip_quiet (const char *args,
-              GError    **error)
-{
-  g_autofree char *command = g_strconcat ("ip ", args, NULL);
-  g_autofree char *err_out = NULL;
-  int status = 0;
-
-  if (!g_spawn_command_line_sync (command, NULL, &err_out, &status, error))
-    return FALSE;
-  if (!g_spawn_check_wait_status (status, error))
-    {
-      g_prefix_error (error, "%s (%s): ", command, g_strstrip (err_out));
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static void
-run_ip (const char *args)
-{
-  g_autoptr(GError) error = NULL;
-
-  run_ip_quiet (args, &error);
-  g_assert_no_error (error);
-}
-
-static char *
-ip_output (const char *args)
-{
-  g_autofree char *command = g_strconcat ("ip ", args, NULL);
-  char *out = NULL;
-
-  g_assert_true (g_spawn_command_line_sync (command, &out, NULL, NULL, NULL));
-  return out;
-}
-
-static gboolean
-link_exists (const char *name)
-{
-  g_autofree char *command = g_strdup_printf ("ip -o link show dev %s", name);
-  g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
-  int status = 0;
-
-  g_assert_true (g_spawn_command_line_sync (command, &out, &err, &status, NULL));
-  return g_spawn_check_wait_status (status, NULL) && out[0] != '\0';
-}
-
 static guint
 count_links_with_prefix (const char *prefix)
 {
-  g_autofree char *out = ip_output ("-o link show");
-  g_auto(GStrv) lines = g_strsplit (out, "\n", -1);
-  g_autofree char *needle = g_strdup_printf (": %s", prefix);
-  guint n = 0;
+  g_auto(GStrv) links = holder_test_net_links (prefix);
 
-  for (guint i = 0; lines[i] != NULL; i++)
-    n += strstr (lines[i], needle) != NULL ? 1 : 0;
-  return n;
-}
-
-static gboolean
-table_exists (const char *bridge)
-{
-  g_autoptr(GError) error = NULL;
-  gboolean exists = TRUE;
-
-  holder_net_table_exists (bridge, &exists, &error);
-  g_assert_no_error (error);
-  return exists;
-}
-
-static char *
-read_forwarding (const char *ifname)
-{
-  g_autoptr(GError) error = NULL;
-  char *value = holder_net_forwarding_read (ifname, &error);
-
-  g_assert_no_error (error);
-  return value;
+  return g_strv_length (links);
 }
 
 static char *
@@ -160,57 +77,6 @@ wait_child (GPid pid,
         return FALSE;
     }
   return TRUE;
-}
-
-static void
-kill_and_reap (GPid pid)
-{
-  int status;
-
-  kill (pid, SIGKILL);
-  wait_child (pid, &status);
-}
-
-/* Whether child @pid still runs (not exited, not a zombie). */
-static gboolean
-child_runs (GPid pid)
-{
-  int status;
-
-  return waitpid (pid, &status, WNOHANG) == 0 && !holder_test_pid_is_dead (pid);
-}
-
-/* Runs @check in a forked child, as @uid when it is not 0, and returns its
- * answer (through a pipe: valgrind may replace the exit status). */
-typedef gboolean (*ChildCheck) (gconstpointer data);
-
-static gboolean
-check_in_child_as (uid_t         uid,
-                   ChildCheck    check,
-                   gconstpointer data)
-{
-  int answer[2];
-  int status = 0;
-  char byte = '0';
-  GPid pid;
-
-  g_assert_cmpint (pipe2 (answer, O_CLOEXEC), ==, 0);
-  pid = fork ();
-  g_assert_cmpint (pid, >=, 0);
-  if (pid == 0)
-    {
-      if (uid != 0 && (setgroups (0, NULL) < 0 || setresgid (uid, uid, uid) < 0 ||
-                       setresuid (uid, uid, uid) < 0))
-        _exit (90);
-      byte = check (data) ? '1' : '0';
-      _exit (write (answer[1], &byte, 1) == 1 ? 0 : 1);
-    }
-  close (answer[1]);
-  if (read (answer[0], &byte, 1) != 1)
-    byte = '0';
-  close (answer[0]);
-  g_assert_true (wait_child (pid, &status));
-  return byte == '1';
 }
 
 /* ---- roots and the runtime folder --------------------------------------- */
@@ -251,32 +117,10 @@ roots_free (Roots *r)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Roots, roots_free)
 
 static char *
-netns_name (void)
-{
-  guint64 cookie = 0;
-  socklen_t len = sizeof cookie;
-  int fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-  g_assert_cmpint (fd, >=, 0);
-  g_assert_cmpint (getsockopt (fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len), ==, 0);
-  close (fd);
-  return g_strdup_printf ("net-%" G_GUINT64_FORMAT, cookie);
-}
-
-/* This namespace's folder of @runtime. */
-static char *
-netns_dir (const char *runtime)
-{
-  g_autofree char *name = netns_name ();
-
-  return g_build_filename (runtime, name, NULL);
-}
-
-static char *
 record_path (Roots      *r,
              const char *bridge)
 {
-  g_autofree char *dir = netns_dir (r->runtime);
+  g_autofree char *dir = holder_test_net_netns_dir (r->runtime);
   g_autofree char *base = g_strconcat (bridge, ".json", NULL);
 
   return g_build_filename (dir, base, NULL);
@@ -358,44 +202,6 @@ read_line_from (int fd)
   while (read (fd, &c, 1) == 1 && c != '\n')
     g_string_append_c (line, c);
   return g_string_free (line, FALSE);
-}
-
-/* A process attached to @tap like a VMM, in a network namespace of its own
- * when @own_netns (where it makes a tap of that name). Waits to be killed. */
-static GPid
-spawn_tap_user (const char *tap,
-                gboolean    own_netns)
-{
-  int ready[2];
-  char byte = 0;
-  GPid pid;
-
-  g_assert_cmpint (pipe2 (ready, O_CLOEXEC), ==, 0);
-  pid = fork ();
-  g_assert_cmpint (pid, >=, 0);
-  if (pid == 0)
-    {
-      struct ifreq ifr = { 0 };
-      int fd;
-
-      /* Gone with the test, however it ends. */
-      prctl (PR_SET_PDEATHSIG, SIGKILL);
-      if (own_netns && unshare (CLONE_NEWNET) < 0)
-        _exit (5);
-      fd = open ("/dev/net/tun", O_RDWR | O_CLOEXEC);
-      ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-      g_strlcpy (ifr.ifr_name, tap, sizeof ifr.ifr_name);
-      if (fd < 0 || ioctl (fd, TUNSETIFF, &ifr) < 0)
-        _exit (6);
-      if (write (ready[1], "r", 1) != 1)
-        _exit (7);
-      for (;;)
-        pause ();
-    }
-  close (ready[1]);
-  g_assert_cmpint (read (ready[0], &byte, 1), ==, 1);
-  close (ready[0]);
-  return pid;
 }
 
 /* A child that makes a network with one tap and dies without closing it.
@@ -517,7 +323,7 @@ test_runtime_made_private (void)
   g_assert_true (S_ISDIR (st.st_mode));
   g_assert_cmpuint (st.st_uid, ==, 0);
   g_assert_cmpuint (st.st_mode & 07777, ==, 0700);
-  mine = netns_dir (r->runtime);
+  mine = holder_test_net_netns_dir (r->runtime);
   g_assert_cmpint (g_lstat (mine, &st), ==, 0);
   g_assert_cmpuint (st.st_mode & 07777, ==, 0700);
   {
@@ -626,13 +432,14 @@ static gboolean
 default_runtime_in_child (gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *name = netns_name ();
+  g_autofree char *ours = holder_test_net_netns_dir ("/");
+  g_autofree char *name = g_path_get_basename (ours);
   g_autofree char *mine = g_build_filename ("/run/fleetbox", name, NULL);
   g_autofree char *record = NULL;
   HolderLinuxNet *net;
   struct stat st;
 
-  if (unshare (CLONE_NEWNS) < 0 || mount ("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+  if (unshare (CLONE_NEWNS) < 0 || mount ("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
       mount ("tmpfs", "/run", "tmpfs", 0, "mode=0755") < 0)
     return FALSE;
   g_unsetenv ("FLEETBOX_RUNTIME_DIR");
@@ -685,12 +492,12 @@ test_runtime_default (void)
 
   SKIP_UNLESS_READY ();
   r = roots_new ();
-  g_assert_true (check_in_child_as (0, default_runtime_in_child, NULL));
+  g_assert_true (holder_test_check_in_child_as (0, default_runtime_in_child, NULL));
   g_assert_cmpuint (count_links_with_prefix ("fbx-"), ==, 0);
 
   sticky = make_dir (r->dir, "sticky", 01777, 0);
   own = make_dir (sticky, "own", 0700, ATTACKER);
-  g_assert_true (check_in_child_as (ATTACKER, runtime_without_root, own));
+  g_assert_true (holder_test_check_in_child_as (ATTACKER, runtime_without_root, own));
 }
 
 /* ---- records and markers root did not write ----------------------------- */
@@ -735,7 +542,7 @@ test_untrusted_record_ignored (void)
   bridge = g_strdup (holder_linux_net_get_bridge (live));
   tap = holder_linux_net_add_tap (live, &error);
   g_assert_no_error (error);
-  vmm = spawn_tap_user (tap, FALSE);
+  vmm = holder_test_net_spawn_tap_user (tap, FALSE);
   path = record_path (r, bridge);
   g_assert_true (g_file_get_contents (path, &original, NULL, NULL));
   forged = forged_record (bridge, tap);
@@ -749,14 +556,14 @@ test_untrusted_record_ignored (void)
       g_assert_true (report_warns (report, "untrusted network record ignored"));
       g_assert_true (report_warns (report, forgeries[i].why));
       g_assert_cmpuint (report->kinds->len, ==, 0);
-      g_assert_true (link_exists (bridge));
-      g_assert_true (link_exists (tap));
-      g_assert_true (table_exists (bridge));
-      g_assert_true (child_runs (vmm));
+      g_assert_true (holder_test_net_link_exists (bridge));
+      g_assert_true (holder_test_net_link_exists (tap));
+      g_assert_true (holder_test_net_table_exists (bridge));
+      g_assert_true (holder_test_child_runs (vmm));
     }
 
   write_file (path, original, 0600, 0);
-  kill_and_reap (vmm);
+  holder_test_kill_and_reap (vmm);
   close_net (live);
 }
 
@@ -813,35 +620,35 @@ test_store_records_ignored (void)
   bridge = g_strdup (holder_linux_net_get_bridge (live));
   tap = holder_linux_net_add_tap (live, &error);
   g_assert_no_error (error);
-  vmm = spawn_tap_user (tap, FALSE);
+  vmm = holder_test_net_spawn_tap_user (tap, FALSE);
 
   record_name = g_strconcat (bridge, ".json", NULL);
   record = forged_record (bridge, tap);
   marker = forged_marker ();
   planted = g_build_filename (r->dir, "created-by-root", NULL);
   forgery = (Forgery) { r->store, record_name, record, marker, planted };
-  g_assert_true (check_in_child_as (ATTACKER, forge_store, &forgery));
+  g_assert_true (holder_test_check_in_child_as (ATTACKER, forge_store, &forgery));
 
   report = reconcile_report (r->store, FALSE);
   g_assert_true (report_warns (report, "ignoring network records in a user-writable store"));
   g_assert_cmpuint (report->kinds->len, ==, 0);
-  g_assert_true (link_exists (bridge));
-  g_assert_true (link_exists (tap));
-  g_assert_true (table_exists (bridge));
-  g_assert_true (child_runs (vmm));
+  g_assert_true (holder_test_net_link_exists (bridge));
+  g_assert_true (holder_test_net_link_exists (tap));
+  g_assert_true (holder_test_net_table_exists (bridge));
+  g_assert_true (holder_test_child_runs (vmm));
   g_assert_false (g_file_test (planted, G_FILE_TEST_EXISTS));
   tmp = g_build_filename (r->store, "networks", "fbx-00000000.json.tmp-abcdef", NULL);
   g_assert_true (g_file_test (tmp, G_FILE_TEST_EXISTS));
 
   /* Nor when the store is all there is: the marker turns nothing on. */
-  kill_and_reap (vmm);
+  holder_test_kill_and_reap (vmm);
   close_net (live);
-  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "0");
+  g_assert_cmpstr ((value = holder_test_net_forwarding (UPLINK)), ==, "0");
   g_clear_pointer (&value, g_free);
   g_clear_pointer (&report, holder_net_report_free);
   report = reconcile_report (r->store, FALSE);
   g_assert_true (report_warns (report, "ignoring network records in a user-writable store"));
-  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "0");
+  g_assert_cmpstr ((value = holder_test_net_forwarding (UPLINK)), ==, "0");
   g_assert_false (g_file_test (planted, G_FILE_TEST_EXISTS));
 }
 
@@ -872,7 +679,7 @@ test_store_networks_symlink (void)
   write_file (victim, "keep me", 0644, 0);
   paths[0] = r->store;
   paths[1] = elsewhere;
-  g_assert_true (check_in_child_as (ATTACKER, link_store_networks, paths));
+  g_assert_true (holder_test_check_in_child_as (ATTACKER, link_store_networks, paths));
 
   report = reconcile_report (r->store, FALSE);
   g_assert_true (report_warns (report, "a symbolic link"));
@@ -895,14 +702,14 @@ test_untrusted_marker_ignored (void)
   SKIP_UNLESS_READY ();
   r = roots_new ();
   close_net (create_net ());
-  dir = netns_dir (r->runtime);
+  dir = holder_test_net_netns_dir (r->runtime);
   g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
   marker = g_build_filename (dir, "uplink-" UPLINK ".json", NULL);
   write_file (marker, forged, 0644, ATTACKER);
 
   report = reconcile_report (NULL, FALSE);
   g_assert_true (report_warns (report, "untrusted forwarding marker ignored"));
-  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "0");
+  g_assert_cmpstr ((value = holder_test_net_forwarding (UPLINK)), ==, "0");
   g_assert_true (g_file_test (marker, G_FILE_TEST_EXISTS));
 }
 
@@ -924,25 +731,28 @@ test_kills_only_its_tap_users (void)
   SKIP_UNLESS_READY ();
   r = roots_new ();
   bridge = make_dead_network (&tap);
-  vmm = spawn_tap_user (tap, FALSE);
+  vmm = holder_test_net_spawn_tap_user (tap, FALSE);
   /* A tap of the same name in another namespace is another tap. */
-  elsewhere = spawn_tap_user (tap, TRUE);
+  elsewhere = holder_test_net_spawn_tap_user (tap, TRUE);
   /* A tap no record names. */
-  unrelated = spawn_tap_user ("fbt-0000beef", FALSE);
+  unrelated = holder_test_net_spawn_tap_user ("fbt-0000beef", FALSE);
 
   report = reconcile_report (NULL, FALSE);
   g_assert_cmpuint (report->networks, ==, 1);
   g_assert_true (wait_child (vmm, &status));
   g_assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
-  expected = g_strdup_printf ("%d (test-linux-net-) attached to %s", (int) vmm, tap);
+  expected = g_strdup_printf ("%d (", (int) vmm);
   g_assert_true (report_has (report, "process", expected));
-  g_assert_true (child_runs (elsewhere));
-  g_assert_true (child_runs (unrelated));
-  g_assert_false (link_exists (tap));
-  g_assert_false (link_exists (bridge));
+  g_clear_pointer (&expected, g_free);
+  expected = g_strdup_printf (") attached to %s", tap);
+  g_assert_true (report_has (report, "process", expected));
+  g_assert_true (holder_test_child_runs (elsewhere));
+  g_assert_true (holder_test_child_runs (unrelated));
+  g_assert_false (holder_test_net_link_exists (tap));
+  g_assert_false (holder_test_net_link_exists (bridge));
 
-  kill_and_reap (elsewhere);
-  kill_and_reap (unrelated);
+  holder_test_kill_and_reap (elsewhere);
+  holder_test_kill_and_reap (unrelated);
 }
 
 /* ---- dry run -------------------------------------------------------------- */
@@ -964,9 +774,9 @@ test_dry_run (void)
   SKIP_UNLESS_READY ();
   r = roots_new ();
   bridge = make_dead_network (&tap);
-  vmm = spawn_tap_user (tap, FALSE);
+  vmm = holder_test_net_spawn_tap_user (tap, FALSE);
   record = record_path (r, bridge);
-  attached = g_strdup_printf ("%d (test-linux-net-) attached to %s", (int) vmm, tap);
+  attached = g_strdup_printf (") attached to %s", tap);
 
   /* Everything is reported, nothing is touched. */
   dry = reconcile_report (NULL, TRUE);
@@ -978,12 +788,12 @@ test_dry_run (void)
   g_assert_true (report_has (dry, "forwarding", UPLINK " back to 0"));
   g_assert_true (report_has (dry, "marker", "uplink-" UPLINK ".json"));
   g_assert_cmpuint (dry->kinds->len, ==, 7);
-  g_assert_true (child_runs (vmm));
-  g_assert_true (link_exists (tap));
-  g_assert_true (link_exists (bridge));
-  g_assert_true (table_exists (bridge));
+  g_assert_true (holder_test_child_runs (vmm));
+  g_assert_true (holder_test_net_link_exists (tap));
+  g_assert_true (holder_test_net_link_exists (bridge));
+  g_assert_true (holder_test_net_table_exists (bridge));
   g_assert_true (g_file_test (record, G_FILE_TEST_EXISTS));
-  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "1");
+  g_assert_cmpstr ((value = holder_test_net_forwarding (UPLINK)), ==, "1");
   g_clear_pointer (&value, g_free);
 
   /* The real run does what the dry run said. */
@@ -995,11 +805,11 @@ test_dry_run (void)
       g_assert_cmpstr (g_ptr_array_index (real->whats, i), ==, g_ptr_array_index (dry->whats, i));
     }
   g_assert_true (wait_child (vmm, &status));
-  g_assert_false (link_exists (tap));
-  g_assert_false (link_exists (bridge));
-  g_assert_false (table_exists (bridge));
+  g_assert_false (holder_test_net_link_exists (tap));
+  g_assert_false (holder_test_net_link_exists (bridge));
+  g_assert_false (holder_test_net_table_exists (bridge));
   g_assert_false (g_file_test (record, G_FILE_TEST_EXISTS));
-  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "0");
+  g_assert_cmpstr ((value = holder_test_net_forwarding (UPLINK)), ==, "0");
 }
 
 /* ---- a subnet taken meanwhile --------------------------------------------- */
@@ -1014,7 +824,7 @@ take_subnet_meanwhile (const char *bridge,
                        gpointer    user_data)
 {
   if (hook_calls++ == 0)
-    run_ip ("addr add 192.168.2.200/24 dev busy0");
+    holder_test_net_ip ("addr add 192.168.2.200/24 dev busy0");
 }
 
 static void
@@ -1022,7 +832,6 @@ test_subnet_taken_meanwhile (void)
 {
   g_autoptr(Roots) r = NULL;
   g_autofree char *addrs = NULL;
-  g_autofree char *args = NULL;
   g_autofree char *record = NULL;
   g_autofree char *contents = NULL;
   g_autofree char *dump = NULL;
@@ -1039,8 +848,7 @@ test_subnet_taken_meanwhile (void)
   g_assert_cmpuint (hook_calls, ==, 2);
   g_assert_cmpstr (holder_linux_net_get_subnet (net), ==, "192.168.3.0/24");
   g_assert_cmpstr (holder_linux_net_get_gateway (net), ==, "192.168.3.1");
-  args = g_strdup_printf ("-o -4 addr show dev %s", holder_linux_net_get_bridge (net));
-  addrs = ip_output (args);
+  addrs = holder_test_net_ip_output ("-o -4 addr show dev %s", holder_linux_net_get_bridge (net));
   g_assert_nonnull (strstr (addrs, "inet 192.168.3.1/24"));
   g_assert_null (strstr (addrs, "192.168.2."));
   record = record_path (r, holder_linux_net_get_bridge (net));
@@ -1051,53 +859,7 @@ test_subnet_taken_meanwhile (void)
   g_assert_nonnull (strstr (dump, "192.168.3.0/24"));
 
   close_net (net);
-  run_ip ("addr del 192.168.2.200/24 dev busy0");
-}
-
-/* ---- namespace set-up ----------------------------------------------------- */
-
-static const char *
-enter_private_namespace (void)
-{
-  static const char *const fixture[] = {
-    "link set lo up",
-    "link add " UPLINK " type veth peer name " UPLINK "-peer",
-    "link set " UPLINK "-peer up",
-    "link set " UPLINK " up",
-    "addr add 10.99.0.2/24 dev " UPLINK,
-    "route add default via 10.99.0.1 dev " UPLINK,
-    "link add busy0 type veth peer name busy0-peer",
-    "link set busy0 up",
-    "addr add 192.168.0.1/24 dev busy0",
-    "route add 192.168.1.0/24 via 10.99.0.1",
-    NULL,
-  };
-  g_autoptr(GError) error = NULL;
-  static char reason[256];
-
-  if (geteuid () != 0)
-    return "needs root to create a network namespace";
-  if (unshare (CLONE_NEWNET | CLONE_NEWNS) < 0)
-    {
-      g_snprintf (reason, sizeof reason, "cannot create a network namespace: %s",
-                  g_strerror (errno));
-      return reason;
-    }
-  if (mount ("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-    {
-      g_snprintf (reason, sizeof reason, "cannot make mounts private: %s", g_strerror (errno));
-      return reason;
-    }
-  for (guint i = 0; fixture[i] != NULL; i++)
-    {
-      if (!run_ip_quiet (fixture[i], &error))
-        {
-          g_snprintf (reason, sizeof reason, "cannot build the test network: %s",
-                      error->message);
-          return reason;
-        }
-    }
-  return NULL;
+  holder_test_net_ip ("addr del 192.168.2.200/24 dev busy0");
 }
 
 int
@@ -1106,7 +868,7 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
 
-  skip_reason = enter_private_namespace ();
+  skip_reason = holder_test_net_enter ();
 
   g_test_add_func ("/linux-net-safety/runtime/made-private", test_runtime_made_private);
   g_test_add_func ("/linux-net-safety/runtime/refused", test_runtime_refused);

@@ -822,6 +822,29 @@ holder_net_process_describe (GPid pid)
   return g_strdup_printf ("%d (%s)", (int) pid, g_strstrip (comm));
 }
 
+/* SIGKILLs @pid if it still holds @tap. The pidfd pins the process: once
+ * it is open, a pid reused since the scan is a process that holds no tap.
+ * Where pidfds are missing (kernels before 5.3, valgrind), the check and
+ * kill() are as close together as they can be. Returns the pidfd to wait
+ * on (-1 without pidfds), or -2 when nothing was killed. */
+static int
+kill_if_holding (GPid        pid,
+                 const char *tap)
+{
+  int fd = pidfd_open (pid, 0);
+
+  if (fd < 0 && errno != ENOSYS)
+    return -2;
+  if (!process_holds_tap (pid, tap) ||
+      (fd >= 0 ? pidfd_send_signal (fd, SIGKILL, NULL, 0) : kill (pid, SIGKILL)) < 0)
+    {
+      if (fd >= 0)
+        close (fd);
+      return -2;
+    }
+  return fd;
+}
+
 GArray *
 holder_net_kill_tap_users (const char *tap,
                            GArray     *users)
@@ -836,19 +859,13 @@ holder_net_kill_tap_users (const char *tap,
       GPid pid = g_array_index (candidates, GPid, i);
       struct pollfd pfd = { .events = POLLIN };
 
-      /* The pidfd pins the process: once it is open, a pid that was
-       * reused since the scan is seen as a process that holds no tap. */
-      pfd.fd = pidfd_open (pid, 0);
-      if (pfd.fd < 0)
+      pfd.fd = kill_if_holding (pid, tap);
+      if (pfd.fd == -2)
         continue;
-      if (!process_holds_tap (pid, tap) || pidfd_send_signal (pfd.fd, SIGKILL, NULL, 0) < 0)
-        {
-          close (pfd.fd);
-          continue;
-        }
       g_debug ("killed pid %d, still attached to orphaned tap %s", (int) pid, tap);
       g_array_append_val (killed, pid);
-      g_array_append_val (pidfds, pfd);
+      if (pfd.fd >= 0)
+        g_array_append_val (pidfds, pfd);
     }
 
   /* Its fds close as it exits; the tap is deleted right after, which
@@ -864,6 +881,13 @@ holder_net_kill_tap_users (const char *tap,
              poll (pfd, 1, (int) (left / 1000) + 1) < 0 && errno == EINTR)
         ;
       close (pfd->fd);
+    }
+  /* Without pidfds: look every 2 ms until the same deadline. */
+  for (guint i = 0; pidfds->len < killed->len && i < killed->len; i++)
+    {
+      while (holder_pid_is_alive (g_array_index (killed, GPid, i)) &&
+             g_get_monotonic_time () < deadline)
+        g_usleep (2 * G_TIME_SPAN_MILLISECOND);
     }
   return killed;
 }
