@@ -773,6 +773,12 @@ test_dry_run (void)
 
   SKIP_UNLESS_READY ();
   r = roots_new ();
+  /* Not even the runtime folder is made. */
+  dry = reconcile_report (NULL, TRUE);
+  g_assert_cmpuint (dry->kinds->len, ==, 0);
+  g_assert_false (g_file_test (r->runtime, G_FILE_TEST_EXISTS));
+  g_clear_pointer (&dry, holder_net_report_free);
+
   bridge = make_dead_network (&tap);
   vmm = holder_test_net_spawn_tap_user (tap, FALSE);
   record = record_path (r, bridge);

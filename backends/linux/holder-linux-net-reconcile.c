@@ -253,6 +253,16 @@ holder_linux_net_reconcile (const char      *storage_root,
   if (storage_root != NULL)
     warn_store_records (storage_root, report);
 
+  /* A dry run makes nothing, not even the runtime folder: without it
+   * there is nothing to reclaim. */
+  if (dry_run)
+    {
+      g_autofree char *runtime = holder_net_runtime_path ();
+      struct stat st;
+
+      if (lstat (runtime, &st) < 0 && errno == ENOENT)
+        return TRUE;
+    }
   dir = holder_net_dir_open (error);
   if (dir == NULL)
     return FALSE;
