@@ -371,15 +371,13 @@ remove_tap_job (GTask    *task,
     g_task_return_boolean (task, TRUE);
 }
 
-/* Gives @tap back on the worker; @done (nullable) runs on the main loop
- * once it is gone (or could not be removed, which is logged). */
+/* Gives @tap back on the worker, before any later network job. A failure
+ * is logged there; the record keeps the tap, and the close removes it. */
 static void
-ch_remove_tap (HolderBackendCh     *self,
-               const char          *tap,
-               GAsyncReadyCallback  done,
-               gpointer             user_data)
+ch_remove_tap (HolderBackendCh *self,
+               const char      *tap)
 {
-  GTask *task = net_job_new (self, NULL, done, user_data, "ch_remove_tap_job");
+  GTask *task = net_job_new (self, NULL, NULL, NULL, "ch_remove_tap_job");
 
   net_job_of (task)->tap = g_strdup (tap);
   net_job_start (self, task, remove_tap_job);
@@ -437,7 +435,7 @@ static void
 vm_discard (HolderVm *vm)
 {
   if (vm->tap != NULL && vm->backend->net != NULL)
-    ch_remove_tap (vm->backend, vm->tap, NULL, NULL);
+    ch_remove_tap (vm->backend, vm->tap);
   vm_destroy (vm);
 }
 
@@ -769,25 +767,6 @@ ch_wait_ip_async (HolderBackend       *backend,
   holder_ch_vm_wait_ip_async (vm->vmm, cancellable, on_vmm_ip, task);
 }
 
-/* The stop ends once the tap is gone (or could not go, which is logged;
- * then the VM keeps it, and freeing the VM tries again). */
-static void
-on_stopped_tap_removed (GObject      *source,
-                        GAsyncResult *result,
-                        gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  HolderVm *vm = g_task_get_task_data (task);
-  GError *stop_error = g_object_get_data (G_OBJECT (task), "stop-error");
-
-  if (g_task_propagate_boolean (G_TASK (result), NULL))
-    g_clear_pointer (&vm->tap, g_free);
-  if (stop_error != NULL)
-    g_task_return_error (task, g_error_copy (stop_error));
-  else
-    g_task_return_boolean (task, TRUE);
-}
-
 static void
 on_vmm_stopped (GObject      *source,
                 GAsyncResult *result,
@@ -798,14 +777,15 @@ on_vmm_stopped (GObject      *source,
   g_autoptr(GError) error = NULL;
   gboolean stopped = holder_ch_vm_stop_finish (vm->vmm, result, &error);
 
-  /* The tap goes whatever happened to the process. */
+  /* The tap goes whatever happened to the process: queued on the network's
+   * worker, so it is gone before any later network job (a new tap, the
+   * close) runs, and the stop ends now, as it did when the tap went on the
+   * main loop. A tap that cannot be removed stays in the record, and the
+   * close takes it. */
   if (vm->tap != NULL && vm->backend->net != NULL)
     {
-      if (!stopped)
-        g_object_set_data_full (G_OBJECT (task), "stop-error", g_steal_pointer (&error),
-                                (GDestroyNotify) g_error_free);
-      ch_remove_tap (vm->backend, vm->tap, on_stopped_tap_removed, g_steal_pointer (&task));
-      return;
+      ch_remove_tap (vm->backend, vm->tap);
+      g_clear_pointer (&vm->tap, g_free);
     }
   if (!stopped)
     g_task_return_error (task, g_steal_pointer (&error));

@@ -131,6 +131,7 @@ open_dir_at (int          parent_fd,
              gboolean    *out_missing,
              GError     **error)
 {
+  gboolean made = FALSE;
   struct stat st;
   int fd;
 
@@ -146,7 +147,9 @@ open_dir_at (int          parent_fd,
           set_errno_error (error, errno, "inspect", path);
           return -1;
         }
-      if (mkdirat (parent_fd, name, DIR_MODE) < 0 && errno != EEXIST)
+      if (mkdirat (parent_fd, name, DIR_MODE) == 0)
+        made = TRUE;
+      else if (errno != EEXIST)
         {
           set_errno_error (error, errno, "create runtime folder", path);
           return -1;
@@ -170,6 +173,9 @@ open_dir_at (int          parent_fd,
         set_errno_error (error, errno, "open", path);
       return -1;
     }
+  /* Exactly 0700, whatever the umask made of it. */
+  if (made && fchmod (fd, DIR_MODE) < 0)
+    g_debug ("chmod %s: %s", path, g_strerror (errno));
   return fd;
 }
 
