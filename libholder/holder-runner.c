@@ -310,6 +310,8 @@ static const char environment_help[] =
   "  G_MESSAGES_DEBUG            GLib's: debug log of these log domains (\"all\")\n"
   "\n"
   "  cloud-hypervisor backend:\n"
+  "  FLEETBOX_RUNTIME_DIR        the root-owned folder of the network records and the\n"
+  "                              host-wide subnet lock (default /run/fleetbox)\n"
   "  FLEETBOX_CH_BINARY          the cloud-hypervisor binary (default: PATH, then a\n"
   "                              download of the pinned release into <root>/bin)\n"
   "  FLEETBOX_CH_DOWNLOAD_URL    a mirror of the pinned release, with its\n"

@@ -139,6 +139,12 @@ fixture_set_up (Fixture *fx, gconstpointer data)
   fx->envp = g_get_environ ();
   fx->envp = g_environ_setenv (fx->envp, "FLEETBOX_HOME", fx->root, TRUE);
   fx->envp = g_environ_setenv (fx->envp, "FLEETBOX_BACKEND", "cloud-hypervisor", TRUE);
+  {
+    /* The network records in a runtime folder of the test's own, not the
+     * host's /run/fleetbox. */
+    g_autofree char *runtime = g_build_filename (fx->tmp, "runtime", NULL);
+    fx->envp = g_environ_setenv (fx->envp, "FLEETBOX_RUNTIME_DIR", runtime, TRUE);
+  }
   fx->envp = g_environ_setenv (fx->envp, "FLEETBOX_CH_BINARY", g_getenv ("HOLDER_TEST_CH_STANDIN"),
                                TRUE);
   fx->envp = g_environ_setenv (fx->envp, "FLEETBOX_IP_WAIT_TIMEOUT", "200s", TRUE);

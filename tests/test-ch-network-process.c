@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <asm-generic/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -157,7 +158,8 @@ table_exists (const char *bridge)
 
 typedef struct {
   char  *dir;
-  char  *root;
+  char  *root;    /* the store: FLEETBOX_HOME */
+  char  *runtime; /* the runtime folder: FLEETBOX_RUNTIME_DIR */
   char **env;
 } Sandbox;
 
@@ -170,9 +172,11 @@ sandbox_new (void)
   sb->dir = g_dir_make_tmp ("holder-ch-net-XXXXXX", &error);
   g_assert_no_error (error);
   sb->root = g_build_filename (sb->dir, "home", NULL);
+  sb->runtime = g_build_filename (sb->dir, "runtime", NULL);
   sb->env = g_get_environ ();
   sb->env = g_environ_unsetenv (sb->env, "FLEETBOX_PARENT_PID");
   sb->env = g_environ_setenv (sb->env, "FLEETBOX_HOME", sb->root, TRUE);
+  sb->env = g_environ_setenv (sb->env, "FLEETBOX_RUNTIME_DIR", sb->runtime, TRUE);
   sb->env = g_environ_setenv (sb->env, "FLEETBOX_BACKEND", "cloud-hypervisor", TRUE);
   return sb;
 }
@@ -183,6 +187,7 @@ sandbox_free (Sandbox *sb)
   holder_test_remove_tree (sb->dir);
   g_free (sb->dir);
   g_free (sb->root);
+  g_free (sb->runtime);
   g_strfreev (sb->env);
   g_free (sb);
 }
@@ -199,23 +204,39 @@ sock_path (Sandbox    *sb,
   return g_build_filename (sb->root, "run", base, NULL);
 }
 
+/* This network namespace's folder of the runtime folder, named after the
+ * namespace cookie as the library names it. */
 static char *
 networks_dir (Sandbox *sb)
 {
-  return g_build_filename (sb->root, "networks", NULL);
+  g_autofree char *name = NULL;
+  guint64 cookie = 0;
+  socklen_t len = sizeof cookie;
+  int fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (getsockopt (fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len), ==, 0);
+  close (fd);
+  name = g_strdup_printf ("net-%" G_GUINT64_FORMAT, cookie);
+  return g_build_filename (sb->runtime, name, NULL);
 }
 
-/* The files of <root>/networks/ other than the lock. */
+/* What the runtime folder holds besides its lock: the records and markers
+ * of this namespace, and any other entry (an empty namespace folder
+ * counts: close and reconcile tidy it away). */
 static guint
 count_network_files (Sandbox *sb)
 {
   g_autofree char *dir = networks_dir (sb);
+  g_autoptr(GDir) top = g_dir_open (sb->runtime, 0, NULL);
   g_autoptr(GDir) folder = g_dir_open (dir, 0, NULL);
   const char *base;
   guint n = 0;
 
-  while (folder != NULL && (base = g_dir_read_name (folder)) != NULL)
+  while (top != NULL && (base = g_dir_read_name (top)) != NULL)
     n += strcmp (base, ".lock") != 0 ? 1 : 0;
+  while (folder != NULL && (base = g_dir_read_name (folder)) != NULL)
+    n++;
   return n;
 }
 
@@ -486,7 +507,10 @@ test_createnetwork_reserve_sigterm (void)
   g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "1");
   g_clear_pointer (&value, g_free);
 
-  record_file = g_strdup_printf ("%s/networks/%s.json", sb->root, bridges[0]);
+  {
+    g_autofree char *dir = networks_dir (sb);
+    record_file = g_strdup_printf ("%s/%s.json", dir, bridges[0]);
+  }
   g_assert_true (g_file_get_contents (record_file, &record, NULL, NULL));
   owner = g_strdup_printf ("\"owner_pid\":%d,", (int) pid);
   g_assert_nonnull (strstr (record, owner));
@@ -554,7 +578,7 @@ test_reconcile_beside_live_owner (void)
   addrs = addresses_of (bridges[0]);
   g_assert_nonnull (strstr (addrs, "inet 192.168.3.1/24"));
   g_assert_true (table_exists (bridges[0]));
-  g_assert_cmpuint (count_network_files (sb), ==, 2); /* record + marker */
+  g_assert_cmpuint (count_network_files (sb), ==, 3); /* folder, record, marker */
   g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "1");
   assert_reserve (sb, "new-1", "new-1", NULL, "192.168.3.2");
 

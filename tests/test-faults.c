@@ -44,6 +44,7 @@ static char *skip_reason;
 
 typedef struct {
   char  *root;
+  char  *runtime; /* FLEETBOX_RUNTIME_DIR: the records, private to the test */
   char **envp;
   char  *names[2];
   char  *ips[2];
@@ -330,23 +331,32 @@ nft_tables (void)
   return g_strdup (g_strstrip (out));
 }
 
-/* The files of <root>/networks/ other than the lock; @say lists them. */
+/* The records and markers in the runtime folder (each namespace's folder
+ * holds them; the lock stays); @say lists them. */
 static guint
 count_network_records (Fixture  *fx,
                        gboolean  say)
 {
-  g_autofree char *dir = g_build_filename (fx->root, "networks", NULL);
-  g_autoptr(GDir) folder = g_dir_open (dir, 0, NULL);
+  g_autoptr(GDir) top = g_dir_open (fx->runtime, 0, NULL);
   const char *entry;
   guint n = 0;
 
-  while (folder != NULL && (entry = g_dir_read_name (folder)) != NULL)
-    if (strcmp (entry, ".lock") != 0)
-      {
-        if (say)
-          g_test_message ("left in networks/: %s", entry);
-        n++;
-      }
+  while (top != NULL && (entry = g_dir_read_name (top)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (fx->runtime, entry, NULL);
+      g_autoptr(GDir) folder = NULL;
+      const char *file;
+
+      if (strcmp (entry, ".lock") == 0)
+        continue;
+      folder = g_dir_open (path, 0, NULL);
+      while (folder != NULL && (file = g_dir_read_name (folder)) != NULL)
+        {
+          if (say)
+            g_test_message ("left in %s: %s", entry, file);
+          n++;
+        }
+    }
   return n;
 }
 
@@ -363,8 +373,28 @@ assert_network_present (Fixture *fx)
   g_assert_cmpuint (count_network_records (fx, FALSE), >=, 1);
 }
 
-/* Nothing of ours is left: no link, table, record, VMM or qemu, and the
- * uplink's forwarding as it was. */
+/* The VMM API sockets in <root>/run/; @say lists them. */
+static guint
+count_api_sockets (Fixture  *fx,
+                   gboolean  say)
+{
+  g_autofree char *run = g_build_filename (fx->root, "run", NULL);
+  g_autoptr(GDir) folder = g_dir_open (run, 0, NULL);
+  const char *entry;
+  guint n = 0;
+
+  while (folder != NULL && (entry = g_dir_read_name (folder)) != NULL)
+    if (g_str_has_suffix (entry, ".api"))
+      {
+        if (say)
+          g_test_message ("left in run/: %s", entry);
+        n++;
+      }
+  return n;
+}
+
+/* Nothing of ours is left: no link, table, record, VMM API socket, VMM or
+ * qemu, and the uplink's forwarding as it was. */
 static void
 assert_host_clean (Fixture *fx)
 {
@@ -375,6 +405,7 @@ assert_host_clean (Fixture *fx)
    * orphan comes to this process, the subreaper. */
   g_autoptr(GArray) orphans = processes_matching (getpid (), "qemu-system");
 
+  g_assert_cmpuint (count_api_sockets (fx, TRUE), ==, 0);
   g_assert_cmpuint (count_links ("fbx-"), ==, 0);
   g_assert_cmpuint (count_links ("fbt-"), ==, 0);
   g_assert_cmpstr (tables, ==, "");
@@ -397,9 +428,12 @@ fixture_set_up (Fixture       *fx,
 {
   fx->root = g_dir_make_tmp ("holder-faults-XXXXXX", NULL);
   g_assert_nonnull (fx->root);
+  fx->runtime = g_dir_make_tmp ("holder-faults-run-XXXXXX", NULL);
+  g_assert_nonnull (fx->runtime);
   fx->envp = g_get_environ ();
   fx->envp = g_environ_unsetenv (fx->envp, "FLEETBOX_PARENT_PID");
   fx->envp = g_environ_setenv (fx->envp, "FLEETBOX_HOME", fx->root, TRUE);
+  fx->envp = g_environ_setenv (fx->envp, "FLEETBOX_RUNTIME_DIR", fx->runtime, TRUE);
   fx->envp = g_environ_setenv (fx->envp, "FLEETBOX_BACKEND", "cloud-hypervisor", TRUE);
   fx->envp = g_environ_setenv (fx->envp, "FLEETBOX_CH_BINARY",
                                g_getenv ("HOLDER_TEST_CH_STANDIN"), TRUE);
@@ -429,6 +463,7 @@ fixture_tear_down (Fixture       *fx,
                     NULL, NULL, NULL, NULL);
     }
   holder_test_remove_tree (fx->root);
+  holder_test_remove_tree (fx->runtime);
   for (guint i = 0; i < G_N_ELEMENTS (fx->names); i++)
     {
       g_free (fx->names[i]);
@@ -437,6 +472,7 @@ fixture_tear_down (Fixture       *fx,
     }
   g_strfreev (fx->envp);
   g_free (fx->root);
+  g_free (fx->runtime);
 }
 
 /* ----------------------------------------------------------- the helper */

@@ -71,7 +71,11 @@ static Sandbox *
 vm_sandbox (const char *ip_wait)
 {
   Sandbox *sb = sandbox_new ();
+  g_autofree char *runtime = g_build_filename (sb->dir, "runtime", NULL);
 
+  /* The network records in a runtime folder of the test's own, not the
+   * host's /run/fleetbox. */
+  sandbox_setenv (sb, "FLEETBOX_RUNTIME_DIR", runtime);
   sandbox_setenv (sb, "FLEETBOX_BACKEND", NULL);
   sandbox_setenv (sb, "FLEETBOX_CH_BINARY", g_getenv ("HOLDER_TEST_CH_STANDIN"));
   sandbox_setenv (sb, "FLEETBOX_IP_WAIT_TIMEOUT", ip_wait);

@@ -613,6 +613,60 @@ assert_no_neighbour (Fixture *fx, guint i)
   g_assert_cmpstr (line, ==, "");
 }
 
+/* The backend's reconcile in this process, through the module as the
+ * helper loads it, a dry run with @dry_run. Returns "kind what" lines. */
+typedef struct {
+  GPtrArray    *lines;
+  GAsyncResult *result;
+} Reclaimed;
+
+static void
+on_reclaimed (const char *kind, const char *what, gpointer user_data)
+{
+  Reclaimed *rec = user_data;
+
+  g_test_message ("reported %s %s", kind, what);
+  g_ptr_array_add (rec->lines, g_strdup_printf ("%s %s", kind, what));
+}
+
+static void
+on_backend_reconciled (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Reclaimed *rec = user_data;
+
+  rec->result = g_object_ref (result);
+}
+
+static GStrv
+backend_reconcile (Fixture *fx, gboolean dry_run)
+{
+  g_autoptr(GError) error = NULL;
+  const HolderBackendClass *klass = holder_backend_lookup ("libvirt", &error);
+  HolderBackendHost host = { 0 };
+  Reclaimed rec = { g_ptr_array_new (), NULL };
+  HolderBackend *backend;
+
+  g_assert_no_error (error);
+  g_setenv ("FLEETBOX_LIBVIRT_URI", local_uri, TRUE);
+  g_setenv ("FLEETBOX_LIBVIRT_VIRT_TYPE", "qemu", TRUE);
+  host.storage_root = fx->root;
+  host.reclaimed = on_reclaimed;
+  host.user_data = &rec;
+  backend = klass->new (klass, &host, &error);
+  g_assert_no_error (error);
+  klass->reconcile_async (backend, dry_run ? HOLDER_RECONCILE_FLAGS_DRY_RUN
+                                           : HOLDER_RECONCILE_FLAGS_NONE,
+                          NULL, on_backend_reconciled, &rec);
+  while (rec.result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (klass->reconcile_finish (backend, rec.result, &error));
+  g_assert_no_error (error);
+  klass->free (backend);
+  g_object_unref (rec.result);
+  g_ptr_array_add (rec.lines, NULL);
+  return (GStrv) g_ptr_array_free (rec.lines, FALSE);
+}
+
 /* ------------------------------------------------------------------ tests */
 
 static void
@@ -693,13 +747,24 @@ test_cluster (Fixture *fx, gconstpointer data)
   g_test_message ("every domain gone %.0f ms after SIGKILL",
                   (g_get_monotonic_time () - t0) / 1000.0);
 
-  /* The network outlives its creator; reconcile removes it. */
+  /* The network outlives its creator. A dry run names it and leaves it;
+   * reconcile removes it and says so. */
   g_assert_true (holder_networks_exist ());
-  run_reconcile (fx);
+  {
+    g_auto(GStrv) dry = backend_reconcile (fx, TRUE);
+    g_auto(GStrv) real = NULL;
+
+    g_assert_cmpuint (g_strv_length (dry), ==, 1);
+    g_assert_true (g_str_has_prefix (dry[0], "network holder-"));
+    g_assert_true (holder_networks_exist ());
+    real = backend_reconcile (fx, FALSE);
+    g_assert_true (g_strv_equal ((const char *const *) dry, (const char *const *) real));
+  }
   assert_libvirt_clean ();
   /* The bridge took the entries with it. */
   for (guint i = 0; i < 3; i++)
     assert_no_neighbour (fx, i);
+  run_reconcile (fx);
 }
 
 static void

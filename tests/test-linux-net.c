@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <asm-generic/socket.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -38,6 +39,7 @@
 #include "holder-backend.h"
 #include "holder-linux-net.h"
 #include "holder-guest-wait.h"
+#include "holder-linux-net-dir.h"
 #include "holder-linux-net-host.h"
 #include "holder-net-watch.h"
 #include "holder-tcp-probe.h"
@@ -166,42 +168,89 @@ table_exists (const char *bridge)
   return exists;
 }
 
+/* The runtime folder of a test: <root>/runtime. */
+static char *
+runtime_dir (const char *root)
+{
+  return g_build_filename (root, "runtime", NULL);
+}
+
+/* This namespace's folder of it, named after the namespace cookie as the
+ * library names it. */
+static char *
+netns_dir (const char *root)
+{
+  g_autofree char *runtime = runtime_dir (root);
+  g_autofree char *name = NULL;
+  guint64 cookie = 0;
+  socklen_t len = sizeof cookie;
+  int fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (getsockopt (fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len), ==, 0);
+  close (fd);
+  name = g_strdup_printf ("net-%" G_GUINT64_FORMAT, cookie);
+  return g_build_filename (runtime, name, NULL);
+}
+
 static char *
 record_path (const char *root,
              const char *bridge)
 {
+  g_autofree char *dir = netns_dir (root);
   g_autofree char *base = g_strconcat (bridge, ".json", NULL);
 
-  return g_build_filename (root, "networks", base, NULL);
+  return g_build_filename (dir, base, NULL);
 }
 
 static char *
 marker_path (const char *root)
 {
-  return g_build_filename (root, "networks", "uplink-" UPLINK ".json", NULL);
+  g_autofree char *dir = netns_dir (root);
+
+  return g_build_filename (dir, "uplink-" UPLINK ".json", NULL);
 }
 
-/* The files of <root>/networks/ other than the lock. */
+/* What the runtime folder holds besides its lock: the files of this
+ * namespace's folder, and any other entry (an empty namespace folder left
+ * behind counts too: close and reconcile tidy it away). */
 static guint
 count_network_files (const char *root)
 {
-  g_autofree char *dir = g_build_filename (root, "networks", NULL);
-  g_autoptr(GDir) folder = g_dir_open (dir, 0, NULL);
+  g_autofree char *runtime = runtime_dir (root);
+  g_autofree char *mine = netns_dir (root);
+  g_autoptr(GDir) top = g_dir_open (runtime, 0, NULL);
+  g_autoptr(GDir) folder = g_dir_open (mine, 0, NULL);
   const char *base;
   guint n = 0;
 
+  while (top != NULL && (base = g_dir_read_name (top)) != NULL)
+    if (strcmp (base, ".lock") != 0)
+      {
+        g_test_message ("in the runtime folder: %s", base);
+        n++;
+      }
   while (folder != NULL && (base = g_dir_read_name (folder)) != NULL)
-    n += strcmp (base, ".lock") != 0 ? 1 : 0;
+    {
+      g_test_message ("in the namespace folder: %s", base);
+      n++;
+    }
   return n;
 }
 
+/* A private store root with a private runtime folder: FLEETBOX_RUNTIME_DIR
+ * names <root>/runtime, which the library makes. */
 static char *
 make_root (void)
 {
   g_autoptr(GError) error = NULL;
   char *root = g_dir_make_tmp ("test-linux-net-XXXXXX", &error);
+  g_autofree char *runtime = NULL;
 
   g_assert_no_error (error);
+  g_assert_cmpint (chmod (root, 0755), ==, 0);
+  runtime = runtime_dir (root);
+  g_setenv ("FLEETBOX_RUNTIME_DIR", runtime, TRUE);
   return root;
 }
 
@@ -209,7 +258,7 @@ static HolderLinuxNet *
 create_net (const char *root)
 {
   g_autoptr(GError) error = NULL;
-  HolderLinuxNet *net = holder_linux_net_create (root, &error);
+  HolderLinuxNet *net = holder_linux_net_create (NULL, &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (net);
@@ -221,7 +270,7 @@ close_net (HolderLinuxNet *net)
 {
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (holder_linux_net_close (net, &error));
+  g_assert_true (holder_linux_net_close (net, NULL, &error));
   g_assert_no_error (error);
   holder_linux_net_free (net);
 }
@@ -459,18 +508,38 @@ link_address (const char *name)
   g_assert_not_reached ();
 }
 
+/* Reconcile (or a dry run) that must run; returns the report. */
+static HolderNetReport *
+reconcile_report (const char *root,
+                  gboolean    dry_run)
+{
+  g_autoptr(GError) error = NULL;
+  HolderNetReport *report = holder_net_report_new ();
+
+  g_assert_true (holder_linux_net_reconcile (root, dry_run, NULL, report, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < report->kinds->len; i++)
+    g_test_message ("%s %s %s", dry_run ? "would reclaim" : "reclaimed",
+                    (const char *) g_ptr_array_index (report->kinds, i),
+                    (const char *) g_ptr_array_index (report->whats, i));
+  for (guint i = 0; i < report->warnings->len; i++)
+    g_test_message ("warning: %s", (const char *) g_ptr_array_index (report->warnings, i));
+  return report;
+}
+
 /* Reconcile that must succeed; returns the warnings. */
 static GStrv
 reconcile_ok (const char *root,
               guint      *out_reclaimed)
 {
-  g_autoptr(GError) error = NULL;
-  char **warnings = NULL;
+  g_autoptr(HolderNetReport) report = reconcile_report (root, FALSE);
+  g_autoptr(GStrvBuilder) warnings = g_strv_builder_new ();
 
-  g_assert_true (holder_linux_net_reconcile (root, out_reclaimed, &warnings, &error));
-  g_assert_no_error (error);
-  g_assert_nonnull (warnings);
-  return warnings;
+  for (guint i = 0; i < report->warnings->len; i++)
+    g_strv_builder_add (warnings, g_ptr_array_index (report->warnings, i));
+  if (out_reclaimed != NULL)
+    *out_reclaimed = report->networks;
+  return g_strv_builder_end (warnings);
 }
 
 #define SKIP_UNLESS_READY() \
@@ -656,7 +725,7 @@ test_no_free_subnet (void)
   /* One route covering every 192.168.X.0/24 (the default route never
    * counts, or nothing would ever be free). */
   run_ip ("route add 192.168.0.0/16 via 10.99.0.1");
-  net = holder_linux_net_create (root, &error);
+  net = holder_linux_net_create (NULL, &error);
   run_ip ("route del 192.168.0.0/16 via 10.99.0.1");
 
   g_assert_null (net);
@@ -689,7 +758,7 @@ create_fails_needing_root (gconstpointer data)
 
   if (!drop_net_admin ())
     return FALSE;
-  net = holder_linux_net_create (data, &error);
+  net = holder_linux_net_create (NULL, &error);
   return net == NULL &&
          g_error_matches (error, HOLDER_ERROR, HOLDER_ERROR_PERMISSION_DENIED) &&
          strstr (error->message, "needs root (CAP_NET_ADMIN)") != NULL;
@@ -1253,7 +1322,7 @@ static void G_GNUC_NORETURN
 owner_adding_taps (const char *root,
                    int         fd)
 {
-  HolderLinuxNet *net = holder_linux_net_create (root, NULL);
+  HolderLinuxNet *net = holder_linux_net_create (NULL, NULL);
   char *ip;
   char *ip_line;
 
@@ -1412,7 +1481,7 @@ make_dead_network (const char *root)
   g_assert_cmpint (pid, >=, 0);
   if (pid == 0)
     {
-      HolderLinuxNet *net = holder_linux_net_create (root, NULL);
+      HolderLinuxNet *net = holder_linux_net_create (NULL, NULL);
       char *line;
 
       if (net == NULL || holder_linux_net_add_tap (net, NULL) == NULL)
@@ -1477,6 +1546,8 @@ test_reconcile_corrupt_record (void)
   g_autofree char *dead = NULL;
   g_autofree char *garbage = NULL;
   g_autofree char *fake_eth0 = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *value = NULL;
   g_auto(GStrv) warnings = NULL;
   g_autoptr(GError) error = NULL;
   guint reclaimed = 0;
@@ -1485,10 +1556,11 @@ test_reconcile_corrupt_record (void)
   root = make_root ();
   dead = make_dead_network (root);
 
-  garbage = g_build_filename (root, "networks", "fbx-0badf00d.json", NULL);
+  dir = netns_dir (root);
+  garbage = g_build_filename (dir, "fbx-0badf00d.json", NULL);
   g_assert_true (g_file_set_contents (garbage, "{\"bridge\": \"fbx-0bad", -1, &error));
   /* Well-formed, but it names a link that is not ours to delete. */
-  fake_eth0 = g_build_filename (root, "networks", "fbx-00000001.json", NULL);
+  fake_eth0 = g_build_filename (dir, "fbx-00000001.json", NULL);
   g_assert_true (g_file_set_contents (fake_eth0,
                                       "{\"bridge\":\"" UPLINK "\",\"subnet\":\"x\","
                                       "\"owner_pid\":1,\"owner_start_time\":1,"
@@ -1507,6 +1579,18 @@ test_reconcile_corrupt_record (void)
   g_assert_true (g_file_test (fake_eth0, G_FILE_TEST_EXISTS));
   g_assert_false (link_exists (dead));
   g_assert_true (link_exists (UPLINK));
+  /* A record that cannot be read may be a live network's: the uplink
+   * keeps forwarding until it is put right. */
+  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "1");
+  g_clear_pointer (&value, g_free);
+
+  g_assert_cmpint (g_unlink (garbage), ==, 0);
+  g_assert_cmpint (g_unlink (fake_eth0), ==, 0);
+  g_clear_pointer (&warnings, g_strfreev);
+  warnings = reconcile_ok (root, &reclaimed);
+  g_assert_cmpuint (g_strv_length (warnings), ==, 0);
+  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "0");
+  g_assert_cmpuint (count_network_files (root), ==, 0);
 
   holder_test_remove_tree (root);
 }

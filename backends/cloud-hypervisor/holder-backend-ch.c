@@ -5,12 +5,14 @@
  * module, one VMM process per member. See docs/linux-network.md and
  * shared/spec/linux-backend.md.
  *
- * The network calls are short kernel round trips (netlink, nf_tables, a
- * few small files), so they run on the main loop and complete their tasks
- * at once. A VM is a tap on the bridge plus one cloud-hypervisor process
- * (holder-ch-vm.c); its kernel comes from the spec or out of its disk
- * (holder-boot-extract.c), its binary from the system or a checked
- * download (holder-ch-binary.c).
+ * The network calls block (the host-wide lock of the runtime folder,
+ * kernel round trips, waiting for killed VMMs), so they run as jobs on a
+ * worker of their own, one at a time and in order (holder-linux-worker.h),
+ * and complete their tasks on the main loop. A VM is a tap on the bridge
+ * plus one cloud-hypervisor process (holder-ch-vm.c); its kernel comes
+ * from the spec or out of its disk (holder-boot-extract.c, on a worker
+ * thread), its binary from the system or a checked download
+ * (holder-ch-binary.c).
  *
  * Root never trusts the invoking user's files: every file of a spec is
  * opened on a worker thread with the user's filesystem identity
@@ -29,21 +31,30 @@
 #include "holder-backend.h"
 #include "holder-ipam.h"
 #include "holder-linux-net.h"
+#include "holder-linux-net-dir.h"
+#include "holder-linux-net-host.h"
+#include "holder-linux-worker.h"
 #include "holder-ch-binary.h"
 #include "holder-ch-doctor.h"
+#include "holder-ch-reconcile.h"
 #include "holder-boot-extract.h"
 #include "holder-ch-vm.h"
 #include "holder-vm-files.h"
 
 typedef struct {
-  HolderBackend   parent;
-  HolderLinuxNet *net; /* from create_network until close_network */
+  HolderBackend      parent;
+  /* Network jobs run here, one at a time, off the main loop. */
+  HolderLinuxWorker *net_worker;
+  /* From create_network until close_network. Jobs add and remove its
+   * taps and neighbour entries; the main thread only reads what never
+   * changes after create (subnet, bridge, addresses). */
+  HolderLinuxNet    *net;
   /* The cached binary's verified, sealed copy (-1 until made): it cannot
    * change, so every VMM of this helper runs it. */
-  int             binary_fd;
+  int                binary_fd;
   /* create_vm tasks waiting for the download or verification in flight */
-  GPtrArray      *binary_waiters;
-  gboolean        binary_downloading;
+  GPtrArray         *binary_waiters;
+  gboolean           binary_downloading;
 } HolderBackendCh;
 
 static HolderBackend *
@@ -51,11 +62,31 @@ ch_new (const HolderBackendClass *klass,
         const HolderBackendHost  *host,
         GError                  **error)
 {
-  HolderBackendCh *self = g_new0 (HolderBackendCh, 1);
+  g_autoptr(HolderNetDir) dir = NULL;
+  HolderBackendCh *self;
 
+  /* Said at start-up, not at the first createnetwork: without it no
+   * bridge, tap or firewall table can be made. */
+  if (!holder_net_has_net_admin ())
+    {
+      g_set_error_literal (error, HOLDER_ERROR, HOLDER_ERROR_PERMISSION_DENIED,
+                           "the cloud-hypervisor backend needs the CAP_NET_ADMIN "
+                           "capability to create bridges, taps and firewall tables, "
+                           "and this process lacks it: run it as root or grant "
+                           "CAP_NET_ADMIN");
+      return NULL;
+    }
+  /* A runtime folder that may not be trusted is refused now, with what to
+   * fix (two quick system calls). */
+  dir = holder_net_dir_open (error);
+  if (dir == NULL)
+    return NULL;
+
+  self = g_new0 (HolderBackendCh, 1);
   self->parent.klass = klass;
   self->parent.host = host;
   self->binary_fd = -1;
+  self->net_worker = holder_linux_worker_new ();
   return &self->parent;
 }
 
@@ -66,6 +97,9 @@ ch_free (HolderBackend *backend)
 
   if (self == NULL)
     return;
+  /* The jobs still queued (a tap given back) run first: they use the
+   * network. */
+  holder_linux_worker_free (self->net_worker);
   /* A network still open stays on the host with its record: whoever
    * reconciles after this process is gone reclaims it. */
   g_clear_pointer (&self->net, holder_linux_net_free);
@@ -76,23 +110,127 @@ ch_free (HolderBackend *backend)
 
 /* ---- network ------------------------------------------------------------ */
 
-/* Reclaims what dead helpers left. Corrupt records are worth a warning;
- * the rest is routine. */
-static gboolean
-ch_reconcile_networks (HolderBackendCh *self,
-                       GError         **error)
-{
-  g_auto(GStrv) warnings = NULL;
-  guint reclaimed = 0;
+/* What a network job is handed, and what it hands back. The main thread
+ * reads it once the job's task completed. */
+typedef struct {
+  HolderBackendCh *self;          /* main thread only */
+  char            *storage_root;
+  gboolean         dry_run;
+  HolderNetReport *report;        /* filled by the job */
+  HolderLinuxNet  *net;           /* create: made by the job (owned);
+                                   * close, taps: the network (borrowed) */
+  gboolean         owns_net;
+  char            *tap;           /* added, or to remove */
+  char            *member;        /* neighbour entries: whose */
+  char            *ip;
+  char            *mac;
+} NetJob;
 
-  if (!holder_linux_net_reconcile (self->parent.host->storage_root,
-                                   &reclaimed, &warnings, error))
+static void
+net_job_free (NetJob *job)
+{
+  g_free (job->storage_root);
+  holder_net_report_free (job->report);
+  if (job->owns_net)
+    holder_linux_net_free (job->net);
+  g_free (job->tap);
+  g_free (job->member);
+  g_free (job->ip);
+  g_free (job->mac);
+  g_free (job);
+}
+
+/* A job's task: @done runs on the main loop with it as its result and
+ * @user_data. Fill the job, then start it. */
+static GTask *
+net_job_new (HolderBackendCh     *self,
+             GCancellable        *cancellable,
+             GAsyncReadyCallback  done,
+             gpointer             user_data,
+             const char          *name)
+{
+  GTask *task = g_task_new (NULL, cancellable, done, user_data);
+  NetJob *job = g_new0 (NetJob, 1);
+
+  g_task_set_name (task, name);
+  job->self = self;
+  job->storage_root = g_strdup (self->parent.host->storage_root);
+  job->report = holder_net_report_new ();
+  job->net = self->net;
+  g_task_set_task_data (task, job, (GDestroyNotify) net_job_free);
+  return task;
+}
+
+static NetJob *
+net_job_of (GTask *task)
+{
+  return g_task_get_task_data (task);
+}
+
+/* Queues @func; from here on only the worker touches the job until the
+ * task completes. Takes @task. */
+static void
+net_job_start (HolderBackendCh    *self,
+               GTask              *task,
+               HolderLinuxJobFunc  func)
+{
+  holder_linux_worker_push (self->net_worker, task, func, net_job_of (task), NULL);
+  g_object_unref (task);
+}
+
+/* Hands what reconcile found to the host, on the main loop. */
+static void
+ch_report (HolderBackendCh *self,
+           HolderNetReport *report)
+{
+  for (guint i = 0; i < report->kinds->len; i++)
+    holder_backend_report_reclaimed (&self->parent, g_ptr_array_index (report->kinds, i),
+                                     g_ptr_array_index (report->whats, i));
+  for (guint i = 0; i < report->warnings->len; i++)
+    g_warning ("reconcile: %s", (const char *) g_ptr_array_index (report->warnings, i));
+  if (report->networks > 0)
+    g_debug ("reconcile: reclaimed %u network(s) of dead helpers", report->networks);
+}
+
+/* The network half and the VMM half of reconcile. */
+static gboolean
+reconcile_run (NetJob        *job,
+               GCancellable  *cancellable,
+               GError       **error)
+{
+  if (!holder_linux_net_reconcile (job->storage_root, job->dry_run, cancellable,
+                                   job->report, error))
     return FALSE;
-  for (guint i = 0; warnings != NULL && warnings[i] != NULL; i++)
-    g_warning ("reconcile: %s", warnings[i]);
-  if (reclaimed > 0)
-    g_debug ("reconcile: reclaimed %u network(s) of dead helpers", reclaimed);
+  holder_ch_reconcile_api_sockets (job->storage_root, job->dry_run, job->report);
   return TRUE;
+}
+
+static void
+reconcile_job (GTask    *task,
+               gpointer  job_data)
+{
+  GError *error = NULL;
+
+  if (!reconcile_run (job_data, g_task_get_cancellable (task), &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_reconciled (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GTask) outer = user_data;
+  NetJob *job = g_task_get_task_data (G_TASK (result));
+  GError *error = NULL;
+
+  ch_report (job->self, job->report);
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    g_task_return_error (outer, error);
+  else
+    g_task_return_boolean (outer, TRUE);
 }
 
 static void
@@ -103,14 +241,55 @@ ch_reconcile_async (HolderBackend        *backend,
                     gpointer              user_data)
 {
   HolderBackendCh *self = (HolderBackendCh *) backend;
-  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  GTask *outer = g_task_new (NULL, cancellable, callback, user_data);
+  GTask *task;
+
+  g_task_set_name (outer, "ch_reconcile_async");
+  task = net_job_new (self, cancellable, on_reconciled, outer, "ch_reconcile_job");
+  net_job_of (task)->dry_run = (flags & HOLDER_RECONCILE_FLAGS_DRY_RUN) != 0;
+  net_job_start (self, task, reconcile_job);
+}
+
+static void
+create_network_job (GTask    *task,
+                    gpointer  job_data)
+{
+  NetJob *job = job_data;
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  g_autoptr(GError) reconcile_error = NULL;
   GError *error = NULL;
 
-  g_task_set_name (task, "ch_reconcile_async");
-  if (!ch_reconcile_networks (self, &error))
+  /* Subnets of dead helpers become free again before we choose one. */
+  if (!reconcile_run (job, cancellable, &reconcile_error))
+    holder_net_report_warn (job->report, "%s", reconcile_error->message);
+
+  job->net = holder_linux_net_create (cancellable, &error);
+  job->owns_net = job->net != NULL;
+  if (job->net == NULL)
     g_task_return_error (task, error);
   else
     g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_network_created (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) outer = user_data;
+  NetJob *job = g_task_get_task_data (G_TASK (result));
+  HolderBackendCh *self = job->self;
+  GError *error = NULL;
+
+  ch_report (self, job->report);
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_task_return_error (outer, error);
+      return;
+    }
+  self->net = g_steal_pointer (&job->net);
+  job->owns_net = FALSE;
+  g_task_return_pointer (outer, g_strdup (holder_linux_net_get_subnet (self->net)), g_free);
 }
 
 static void
@@ -120,31 +299,54 @@ ch_create_network_async (HolderBackend       *backend,
                          gpointer             user_data)
 {
   HolderBackendCh *self = (HolderBackendCh *) backend;
-  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
-  g_autoptr(GError) reconcile_error = NULL;
-  GError *error = NULL;
+  GTask *outer = g_task_new (NULL, cancellable, callback, user_data);
 
-  g_task_set_name (task, "ch_create_network_async");
-
+  g_task_set_name (outer, "ch_create_network_async");
   if (self->net != NULL)
     {
-      g_task_return_pointer (task, g_strdup (holder_linux_net_get_subnet (self->net)),
+      g_task_return_pointer (outer, g_strdup (holder_linux_net_get_subnet (self->net)),
                              g_free);
+      g_object_unref (outer);
       return;
     }
+  net_job_start (self,
+                 net_job_new (self, cancellable, on_network_created, outer,
+                              "ch_create_network_job"),
+                 create_network_job);
+}
 
-  /* Subnets of dead helpers become free again before we choose one. */
-  if (!ch_reconcile_networks (self, &reconcile_error))
-    g_warning ("reconcile: %s", reconcile_error->message);
+static void
+close_network_job (GTask    *task,
+                   gpointer  job_data)
+{
+  NetJob *job = job_data;
+  GError *error = NULL;
 
-  self->net = holder_linux_net_create (self->parent.host->storage_root, &error);
-  if (self->net == NULL)
+  if (job->net != NULL &&
+      !holder_linux_net_close (job->net, g_task_get_cancellable (task), &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_network_closed (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GTask) outer = user_data;
+  NetJob *job = g_task_get_task_data (G_TASK (result));
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
-      g_task_return_error (task, error);
+      /* The record stays: reconcile finishes once this helper is gone. */
+      g_task_return_error (outer, error);
       return;
     }
-  g_task_return_pointer (task, g_strdup (holder_linux_net_get_subnet (self->net)),
-                         g_free);
+  if (job->self->net == job->net)
+    g_clear_pointer (&job->self->net, holder_linux_net_free);
+  g_task_return_boolean (outer, TRUE);
 }
 
 static void
@@ -154,37 +356,101 @@ ch_close_network_async (HolderBackend       *backend,
                         gpointer             user_data)
 {
   HolderBackendCh *self = (HolderBackendCh *) backend;
-  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  GTask *outer = g_task_new (NULL, cancellable, callback, user_data);
+
+  g_task_set_name (outer, "ch_close_network_async");
+  net_job_start (self,
+                 net_job_new (self, cancellable, on_network_closed, outer,
+                              "ch_close_network_job"),
+                 close_network_job);
+}
+
+static void
+add_tap_job (GTask    *task,
+             gpointer  job_data)
+{
+  NetJob *job = job_data;
   GError *error = NULL;
 
-  g_task_set_name (task, "ch_close_network_async");
+  job->tap = holder_linux_net_add_tap (job->net, &error);
+  if (job->tap == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
 
-  if (self->net != NULL && !holder_linux_net_close (self->net, &error))
+static void
+remove_tap_job (GTask    *task,
+                gpointer  job_data)
+{
+  NetJob *job = job_data;
+  GError *error = NULL;
+
+  if (!holder_linux_net_remove_tap (job->net, job->tap, &error))
     {
-      /* The record stays: reconcile finishes once this helper is gone. */
+      g_warning ("remove tap %s: %s", job->tap, error->message);
       g_task_return_error (task, error);
-      return;
     }
-  g_clear_pointer (&self->net, holder_linux_net_free);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+/* Gives @tap back on the worker, before any later network job. A failure
+ * is logged there; the record keeps the tap, and the close removes it. */
+static void
+ch_remove_tap (HolderBackendCh *self,
+               const char      *tap)
+{
+  GTask *task = net_job_new (self, NULL, NULL, NULL, "ch_remove_tap_job");
+
+  net_job_of (task)->tap = g_strdup (tap);
+  net_job_start (self, task, remove_tap_job);
+}
+
+static void
+neighbour_job (GTask    *task,
+               gpointer  job_data)
+{
+  NetJob *job = job_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!holder_linux_net_add_neighbour (job->net, job->ip, job->mac, &error))
+    g_warning ("%s: %s; probes of its port 22 wait for address resolution",
+               job->member, error->message);
   g_task_return_boolean (task, TRUE);
 }
 
-/* The guest's address is known from here on, and so is its MAC: a
- * permanent neighbour entry spares every probe of its port 22 the address
+/* Sets @member's neighbour entry on the worker, in order with the taps
+ * (it is removed when the VM stops). Once the guest's address and MAC are
+ * known, a
+ * permanent entry spares every probe of its port 22 the address
  * resolution (which the kernel retries once a second while the guest is
- * not up). Not having one only makes readiness slower: a warning. */
+ * not up); having none only makes readiness slower: a warning. */
+static void
+ch_set_neighbour (HolderBackendCh *self,
+                  const char      *member,
+                  const char      *ip,
+                  const char      *mac)
+{
+  GTask *task;
+  NetJob *job;
+
+  if (self->net == NULL)
+    return;
+  task = net_job_new (self, NULL, NULL, NULL, "ch_neighbour_job");
+  job = net_job_of (task);
+  job->member = g_strdup (member);
+  job->ip = g_strdup (ip);
+  job->mac = g_strdup (mac);
+  net_job_start (self, task, neighbour_job);
+}
+
 static void
 ch_add_neighbour (const char              *name,
                   const HolderReservation *reservation,
                   gpointer                 user_data)
 {
-  HolderBackendCh *self = user_data;
-  g_autoptr(GError) error = NULL;
-
-  if (self->net != NULL &&
-      !holder_linux_net_add_neighbour (self->net, reservation->ip, reservation->mac, &error))
-    g_warning ("%s: %s; probes of its port 22 wait for address resolution", name,
-               error->message);
+  ch_set_neighbour (user_data, name, reservation->ip, reservation->mac);
 }
 
 static void
@@ -233,15 +499,13 @@ vm_destroy (HolderVm *vm)
   g_free (vm);
 }
 
-/* A VM whose creation failed half-way gives its tap back. */
+/* A VM whose creation failed half-way gives its tap back (on the worker,
+ * before any later network job such as close). */
 static void
 vm_discard (HolderVm *vm)
 {
-  g_autoptr(GError) error = NULL;
-
-  if (vm->tap != NULL && vm->backend->net != NULL &&
-      !holder_linux_net_remove_tap (vm->backend->net, vm->tap, &error))
-    g_warning ("remove tap %s: %s", vm->tap, error->message);
+  if (vm->tap != NULL && vm->backend->net != NULL)
+    ch_remove_tap (vm->backend, vm->tap);
   vm_destroy (vm);
 }
 
@@ -290,10 +554,14 @@ spec_check (const HolderMemberSpec  *spec,
   return FALSE;
 }
 
-/* The last step of create: a tap on the bridge and the VMM's settings. */
+/* The last step of create, once the tap is on the bridge: the VMM's
+ * settings. */
 static void
-create_vm_complete (GTask *task)
+on_tap_added (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
 {
+  g_autoptr(GTask) task = user_data;
   CreateOp *op = g_task_get_task_data (task);
   HolderVm *vm = op->vm;
   HolderBackendCh *self = vm->backend;
@@ -306,22 +574,14 @@ create_vm_complete (GTask *task)
   GError *error = NULL;
   HolderChVmConfig config = { 0 };
 
-  if (g_task_return_error_if_cancelled (task))
-    return;
-  if (self->net == NULL)
-    {
-      g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_NETWORK_NOT_CREATED,
-                               "network not created");
-      return;
-    }
-  vm->tap = holder_linux_net_add_tap (self->net, &error);
-  if (vm->tap == NULL)
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
       g_task_return_error (task, error);
       return;
     }
-  /* Again: a member booted after a stop lost its entry with its VM. */
-  ch_add_neighbour (vm->spec->name, vm->reservation, self);
+  vm->tap = g_steal_pointer (&net_job_of (G_TASK (result))->tap);
+  if (g_task_return_error_if_cancelled (task))
+    return;
   holder_boot_trace (vm->spec->name, "tap");
 
   /* Under <root>/run with a short hashed name: sun_path holds 108 bytes,
@@ -392,6 +652,29 @@ create_vm_complete (GTask *task)
 
   op->vm = NULL;
   g_task_return_pointer (task, vm, (GDestroyNotify) vm_discard);
+}
+
+/* A tap on the bridge, made on the network's worker. */
+static void
+create_vm_complete (GTask *task)
+{
+  HolderBackendCh *self = create_op_vm (task)->backend;
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  if (self->net == NULL)
+    {
+      g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_NETWORK_NOT_CREATED,
+                               "network not created");
+      return;
+    }
+  /* Again: a member booted after a stop lost its entry with its VM. */
+  ch_set_neighbour (self, create_op_vm (task)->spec->name, create_op_vm (task)->reservation->ip,
+                    create_op_vm (task)->reservation->mac);
+  net_job_start (self,
+                 net_job_new (self, NULL, on_tap_added, g_object_ref (task),
+                              "ch_add_tap_job"),
+                 add_tap_job);
 }
 
 static void
@@ -664,19 +947,22 @@ on_vmm_stopped (GObject      *source,
   g_autoptr(GTask) task = user_data;
   HolderVm *vm = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
-  g_autoptr(GError) tap_error = NULL;
   g_autoptr(GError) neighbour_error = NULL;
   gboolean stopped = holder_ch_vm_stop_finish (vm->vmm, result, &error);
 
-  /* The tap goes whatever happened to the process, and so does the
-   * neighbour entry: nothing answers at that address any more. */
+  /* The tap goes whatever happened to the process: queued on the
+   * network's worker, so it is gone before any later network job (a new
+   * tap, the close) runs, and the stop ends now. A tap that cannot be
+   * removed stays in the record, and the close takes it. */
   if (vm->tap != NULL && vm->backend->net != NULL)
     {
-      if (holder_linux_net_remove_tap (vm->backend->net, vm->tap, &tap_error))
-        g_clear_pointer (&vm->tap, g_free);
-      else
-        g_warning ("remove tap %s: %s", vm->tap, tap_error->message);
+      ch_remove_tap (vm->backend, vm->tap);
+      g_clear_pointer (&vm->tap, g_free);
     }
+  /* So does the neighbour entry (nothing answers at that address any
+   * more), before the stop ends, so that a stopped member has none: one
+   * netlink request on a socket of its own, reading only what the network
+   * never changes after its creation (its bridge and subnet). */
   if (vm->backend->net != NULL &&
       !holder_linux_net_remove_neighbour (vm->backend->net, vm->reservation->ip, &neighbour_error))
     g_warning ("%s: %s", vm->spec->name, neighbour_error->message);

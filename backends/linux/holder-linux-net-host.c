@@ -9,7 +9,10 @@
 #include <linux/rtnetlink.h>
 #include <signal.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <netlink/netlink.h>
@@ -139,18 +142,43 @@ prefix_from_nl_addr (struct nl_addr  *addr,
   return TRUE;
 }
 
+typedef struct {
+  GArray *busy;
+  int     except_ifindex;
+} BusyScan;
+
 static void
 collect_address (struct nl_object *object,
                  void             *user_data)
 {
   struct rtnl_addr *addr = (struct rtnl_addr *) object;
-  GArray *busy = user_data;
+  BusyScan *scan = user_data;
+  GArray *busy = scan->busy;
   HolderNetPrefix prefix;
 
+  if (scan->except_ifindex > 0 && rtnl_addr_get_ifindex (addr) == scan->except_ifindex)
+    return;
   if (!prefix_from_nl_addr (rtnl_addr_get_local (addr), &prefix))
     return;
   prefix.length = (guint) MIN (MAX (rtnl_addr_get_prefixlen (addr), 0), 32);
   g_array_append_val (busy, prefix);
+}
+
+/* Whether every next hop of @route leaves through @ifindex. */
+static gboolean
+route_only_via (struct rtnl_route *route,
+                int                ifindex)
+{
+  int n = rtnl_route_get_nnexthops (route);
+
+  if (ifindex <= 0 || n <= 0)
+    return FALSE;
+  for (int i = 0; i < n; i++)
+    {
+      if (rtnl_route_nh_get_ifindex (rtnl_route_nexthop_n (route, i)) != ifindex)
+        return FALSE;
+    }
+  return TRUE;
 }
 
 static void
@@ -158,12 +186,15 @@ collect_route (struct nl_object *object,
                void             *user_data)
 {
   struct rtnl_route *route = (struct rtnl_route *) object;
-  GArray *busy = user_data;
+  BusyScan *scan = user_data;
+  GArray *busy = scan->busy;
   HolderNetPrefix prefix;
 
   /* The local table only mirrors the addresses; a default route would
    * otherwise overlap everything. */
   if (rtnl_route_get_table (route) == RT_TABLE_LOCAL)
+    return;
+  if (route_only_via (route, scan->except_ifindex))
     return;
   if (!prefix_from_nl_addr (rtnl_route_get_dst (route), &prefix) ||
       prefix.length == 0)
@@ -173,9 +204,11 @@ collect_route (struct nl_object *object,
 
 GArray *
 holder_net_list_busy_prefixes (HolderNetSock *sock,
+                               int            except_ifindex,
                                GError       **error)
 {
   g_autoptr(GArray) busy = g_array_new (FALSE, FALSE, sizeof (HolderNetPrefix));
+  BusyScan scan = { busy, except_ifindex };
   struct nl_cache *cache = NULL;
   int err;
 
@@ -185,7 +218,7 @@ holder_net_list_busy_prefixes (HolderNetSock *sock,
       set_nl_error (error, err, "list", "addresses");
       return NULL;
     }
-  nl_cache_foreach (cache, collect_address, busy);
+  nl_cache_foreach (cache, collect_address, &scan);
   nl_cache_free (cache);
 
   err = rtnl_route_alloc_cache (sock, AF_INET, 0, &cache);
@@ -194,7 +227,7 @@ holder_net_list_busy_prefixes (HolderNetSock *sock,
       set_nl_error (error, err, "list", "routes");
       return NULL;
     }
-  nl_cache_foreach (cache, collect_route, busy);
+  nl_cache_foreach (cache, collect_route, &scan);
   nl_cache_free (cache);
 
   return g_steal_pointer (&busy);
@@ -317,11 +350,29 @@ link_set_up (HolderNetSock *sock,
   return TRUE;
 }
 
+gboolean
+holder_net_link_ifindex (HolderNetSock *sock,
+                         const char    *name,
+                         int           *out_ifindex,
+                         GError       **error)
+{
+  struct rtnl_link *link = NULL;
+  int err = link_get (sock, name, &link);
+
+  if (err < 0)
+    return set_nl_error (error, err, "look up link", name);
+  *out_ifindex = rtnl_link_get_ifindex (link);
+  rtnl_link_put (link);
+  return TRUE;
+}
+
+/* Adds (@add) or deletes @cidr on link @name. */
 static gboolean
-link_add_address (HolderNetSock *sock,
-                  const char    *name,
-                  const char    *cidr,
-                  GError       **error)
+link_change_address (HolderNetSock *sock,
+                     const char    *name,
+                     const char    *cidr,
+                     gboolean       add,
+                     GError       **error)
 {
   struct rtnl_link *link = NULL;
   struct rtnl_addr *addr;
@@ -342,22 +393,41 @@ link_add_address (HolderNetSock *sock,
   addr = rtnl_addr_alloc ();
   rtnl_addr_set_ifindex (addr, rtnl_link_get_ifindex (link));
   rtnl_addr_set_local (addr, local);
-  err = rtnl_addr_add (sock, addr, 0);
+  err = add ? rtnl_addr_add (sock, addr, 0) : rtnl_addr_delete (sock, addr, 0);
   rtnl_addr_put (addr);
   nl_addr_put (local);
   rtnl_link_put (link);
-  if (err < 0)
+  /* Deleting an address that is gone already is done. */
+  if (err < 0 && !(!add && (link_is_missing_error (err) || err == -NLE_NOADDR)))
     {
-      g_autofree char *what = g_strdup_printf ("add address %s to", cidr);
+      g_autofree char *what = g_strdup_printf (add ? "add address %s to" : "delete address %s from",
+                                               cidr);
       return set_nl_error (error, err, what, name);
     }
   return TRUE;
 }
 
 gboolean
+holder_net_address_add (HolderNetSock *sock,
+                        const char    *name,
+                        const char    *cidr,
+                        GError       **error)
+{
+  return link_change_address (sock, name, cidr, TRUE, error);
+}
+
+gboolean
+holder_net_address_delete (HolderNetSock *sock,
+                           const char    *name,
+                           const char    *cidr,
+                           GError       **error)
+{
+  return link_change_address (sock, name, cidr, FALSE, error);
+}
+
+gboolean
 holder_net_bridge_create (HolderNetSock *sock,
                           const char    *name,
-                          const char    *gateway_cidr,
                           GError       **error)
 {
   struct rtnl_link *bridge = rtnl_link_bridge_alloc ();
@@ -385,8 +455,7 @@ holder_net_bridge_create (HolderNetSock *sock,
   if (err < 0)
     return set_nl_error (error, err, "create bridge", name);
 
-  return link_add_address (sock, name, gateway_cidr, error) &&
-         link_set_up (sock, name, 0, error);
+  return link_set_up (sock, name, 0, error);
 }
 
 static gboolean
@@ -805,14 +874,30 @@ fdinfo_names_tap (const char *path,
   return strstr (contents, needle) != NULL;
 }
 
+/* A tap name is unique only within a network namespace: a process of
+ * another namespace holding a tap of the same name holds another tap. */
 static gboolean
-process_holds_tap (const char *pid_dir,
+same_netns (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/ns/net", (int) pid);
+  struct stat mine;
+  struct stat theirs;
+
+  return stat ("/proc/self/ns/net", &mine) == 0 && stat (path, &theirs) == 0 &&
+         mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev;
+}
+
+static gboolean
+process_holds_tap (GPid        pid,
                    const char *tap)
 {
-  g_autofree char *fdinfo = g_build_filename (pid_dir, "fdinfo", NULL);
-  g_autoptr(GDir) dir = g_dir_open (fdinfo, 0, NULL);
+  g_autofree char *fdinfo = g_strdup_printf ("/proc/%d/fdinfo", (int) pid);
+  g_autoptr(GDir) dir = NULL;
   const char *entry;
 
+  if (!same_netns (pid))
+    return FALSE;
+  dir = g_dir_open (fdinfo, 0, NULL);
   if (dir == NULL)
     return FALSE;
   while ((entry = g_dir_read_name (dir)) != NULL)
@@ -825,53 +910,109 @@ process_holds_tap (const char *pid_dir,
   return FALSE;
 }
 
-static gboolean
-all_dead (GArray *pids)
-{
-  for (guint i = 0; i < pids->len; i++)
-    {
-      if (holder_pid_is_alive (g_array_index (pids, GPid, i)))
-        return FALSE;
-    }
-  return TRUE;
-}
-
-guint
-holder_net_kill_tap_users (const char *tap)
+GArray *
+holder_net_tap_users (const char *tap)
 {
   g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
-  g_autoptr(GArray) killed = g_array_new (FALSE, FALSE, sizeof (GPid));
+  GArray *users = g_array_new (FALSE, FALSE, sizeof (GPid));
   GPid self = getpid ();
   const char *entry;
-  gint64 deadline;
 
   if (proc == NULL)
-    return 0;
+    return users;
   while ((entry = g_dir_read_name (proc)) != NULL)
     {
-      g_autofree char *pid_dir = NULL;
       char *end = NULL;
       guint64 pid = g_ascii_strtoull (entry, &end, 10);
+      GPid candidate;
 
       if (end == entry || *end != '\0' || pid == 0 || pid > G_MAXINT ||
           (GPid) pid == self)
         continue;
-      pid_dir = g_build_filename ("/proc", entry, NULL);
-      if (!process_holds_tap (pid_dir, tap))
+      candidate = (GPid) pid;
+      if (process_holds_tap (candidate, tap))
+        g_array_append_val (users, candidate);
+    }
+  return users;
+}
+
+char *
+holder_net_process_describe (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/comm", (int) pid);
+  g_autofree char *comm = NULL;
+
+  if (!g_file_get_contents (path, &comm, NULL, NULL))
+    return g_strdup_printf ("%d", (int) pid);
+  return g_strdup_printf ("%d (%s)", (int) pid, g_strstrip (comm));
+}
+
+/* SIGKILLs @pid if it still holds @tap. The pidfd pins the process: once
+ * it is open, a pid reused since the scan is a process that holds no tap.
+ * Where pidfds are missing (kernels before 5.3, valgrind), the check and
+ * kill() are as close together as they can be. Returns the pidfd to wait
+ * on (-1 without pidfds), or -2 when nothing was killed. */
+static int
+kill_if_holding (GPid        pid,
+                 const char *tap)
+{
+  int fd = pidfd_open (pid, 0);
+
+  if (fd < 0 && errno != ENOSYS)
+    return -2;
+  if (!process_holds_tap (pid, tap) ||
+      (fd >= 0 ? pidfd_send_signal (fd, SIGKILL, NULL, 0) : kill (pid, SIGKILL)) < 0)
+    {
+      if (fd >= 0)
+        close (fd);
+      return -2;
+    }
+  return fd;
+}
+
+GArray *
+holder_net_kill_tap_users (const char *tap,
+                           GArray     *users)
+{
+  g_autoptr(GArray) candidates = users != NULL ? g_array_ref (users) : holder_net_tap_users (tap);
+  g_autoptr(GArray) pidfds = g_array_new (FALSE, FALSE, sizeof (struct pollfd));
+  GArray *killed = g_array_new (FALSE, FALSE, sizeof (GPid));
+  gint64 deadline;
+
+  for (guint i = 0; i < candidates->len; i++)
+    {
+      GPid pid = g_array_index (candidates, GPid, i);
+      struct pollfd pfd = { .events = POLLIN };
+
+      pfd.fd = kill_if_holding (pid, tap);
+      if (pfd.fd == -2)
         continue;
-      g_debug ("killing pid %s, still attached to orphaned tap %s", entry, tap);
-      if (kill ((GPid) pid, SIGKILL) == 0)
-        {
-          GPid victim = (GPid) pid;
-          g_array_append_val (killed, victim);
-        }
+      g_debug ("killed pid %d, still attached to orphaned tap %s", (int) pid, tap);
+      g_array_append_val (killed, pid);
+      if (pfd.fd >= 0)
+        g_array_append_val (pidfds, pfd);
     }
 
   /* Its fds close as it exits; the tap is deleted right after, which
-   * works either way, so the wait is short. */
+   * works either way, so the wait is short. A pidfd turns readable when
+   * its process exits. */
   deadline = g_get_monotonic_time () + 200 * G_TIME_SPAN_MILLISECOND;
-  while (!all_dead (killed) && g_get_monotonic_time () < deadline)
-    g_usleep (2 * G_TIME_SPAN_MILLISECOND);
+  for (guint i = 0; i < pidfds->len; i++)
+    {
+      struct pollfd *pfd = &g_array_index (pidfds, struct pollfd, i);
+      gint64 left;
 
-  return killed->len;
+      while ((left = deadline - g_get_monotonic_time ()) > 0 &&
+             poll (pfd, 1, (int) (left / 1000) + 1) < 0 && errno == EINTR)
+        ;
+      close (pfd->fd);
+    }
+  /* Without pidfds: look every 2 ms until the same deadline. */
+  for (guint i = 0; pidfds->len < killed->len && i < killed->len; i++)
+    {
+      while (holder_pid_is_alive (g_array_index (killed, GPid, i)) &&
+             g_get_monotonic_time () < deadline)
+        g_usleep (2 * G_TIME_SPAN_MILLISECOND);
+    }
+  return killed;
 }

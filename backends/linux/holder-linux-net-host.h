@@ -2,9 +2,10 @@
  *
  * The kernel primitives of the cluster network: netlink through
  * libnl-route-3, nf_tables through libnftables, taps through /dev/net/tun,
- * forwarding through /proc/sys. Each call is one short round trip and does
- * one thing; the ordering that keeps the records truthful lives in
- * holder-linux-net.c.
+ * forwarding through /proc/sys. Each call is one round trip and does one
+ * thing. A round trip can wait on the kernel's locks, so callers run them
+ * on a worker thread with handles of their own. The ordering that keeps
+ * the records truthful lives in holder-linux-net.c.
  *
  * Every deletion treats a missing object as deleted, so that close and
  * reconcile are idempotent.
@@ -34,8 +35,10 @@ gboolean holder_net_prefix_overlaps (const HolderNetPrefix *a,
                                      const HolderNetPrefix *b);
 
 /* Every IPv4 address on any interface (with its prefix) and every route
- * outside the local table, except default routes. */
+ * outside the local table, except default routes, and except what is on
+ * (or only routed through) link @except_ifindex when it is > 0. */
 GArray *holder_net_list_busy_prefixes (HolderNetSock *sock,
+                                       int            except_ifindex,
                                        GError       **error);
 
 /* The interface of the route the kernel would pick towards a public
@@ -48,12 +51,26 @@ gboolean holder_net_link_exists (HolderNetSock *sock,
                                  gboolean      *out_exists,
                                  GError       **error);
 
-/* Creates bridge @name with @gateway_cidr ("192.168.2.1/24") and brings
- * it up. */
+gboolean holder_net_link_ifindex (HolderNetSock *sock,
+                                  const char    *name,
+                                  int           *out_ifindex,
+                                  GError       **error);
+
+/* Creates bridge @name and brings it up. */
 gboolean holder_net_bridge_create (HolderNetSock *sock,
                                    const char    *name,
-                                   const char    *gateway_cidr,
                                    GError       **error);
+
+/* Adds @cidr ("192.168.2.1/24") to link @name. */
+gboolean holder_net_address_add (HolderNetSock *sock,
+                                 const char    *name,
+                                 const char    *cidr,
+                                 GError       **error);
+/* Deletes it; a missing address or link counts as deleted. */
+gboolean holder_net_address_delete (HolderNetSock *sock,
+                                    const char    *name,
+                                    const char    *cidr,
+                                    GError       **error);
 
 /* Creates the persistent tap @name, enslaves it to @bridge, brings it up. */
 gboolean holder_net_tap_create (HolderNetSock *sock,
@@ -106,9 +123,20 @@ gboolean holder_net_forwarding_write (const char *ifname,
                                       const char *value,
                                       GError    **error);
 
-/* SIGKILLs every process (other than this one) holding a tun fd attached
- * to @tap, and waits briefly for them to go. Returns how many it killed. */
-guint holder_net_kill_tap_users (const char *tap);
+/* The processes of this network namespace (other than this one) holding a
+ * tun fd attached to @tap: orphaned VMMs. Of GPid. */
+GArray *holder_net_tap_users (const char *tap);
+
+/* "4242 (cloud-hypervisor)", for reports. */
+char *holder_net_process_describe (GPid pid);
+
+/* SIGKILLs those processes, or those of @users (from
+ * holder_net_tap_users) that still hold @tap, through a pidfd so that a
+ * pid reused meanwhile is never hit, and waits briefly for them to go.
+ * Blocks for up to 200 ms: never call it on the main loop. Returns the
+ * pids killed. */
+GArray *holder_net_kill_tap_users (const char *tap,
+                                   GArray     *users);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HolderNetSock, holder_net_sock_free)
 

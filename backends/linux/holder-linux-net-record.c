@@ -11,10 +11,10 @@
 #include <json-glib/json-glib.h>
 
 #include "holder-backend.h"
+#include "holder-linux-net-dir.h"
 #include "holder-linux-net-record.h"
 
 #define NAME_HEX_DIGITS 8
-#define RECORD_MODE 0600
 
 /* ---- names -------------------------------------------------------------- */
 
@@ -130,39 +130,31 @@ holder_net_owner_is_alive (const HolderNetOwner *owner)
 
 /* ---- files -------------------------------------------------------------- */
 
-gboolean
-holder_net_file_remove (const char *path,
-                        GError    **error)
-{
-  if (g_unlink (path) < 0 && errno != ENOENT)
-    {
-      int saved_errno = errno;
-      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                   "remove %s: %s", path, g_strerror (saved_errno));
-      return FALSE;
-    }
-  return TRUE;
-}
-
+/* @name of the namespace folder as a JSON object, if the file is trusted. */
 static JsonObject *
-load_object (const char  *path,
-             JsonParser  *parser,
-             GError     **error)
+load_object (HolderNetDir  *dir,
+             const char    *name,
+             JsonParser    *parser,
+             GError       **error)
 {
   g_autoptr(GError) local_error = NULL;
+  g_autofree char *contents = NULL;
+  gsize len = 0;
   JsonNode *root;
 
-  if (!json_parser_load_from_file (parser, path, &local_error))
+  if (!holder_net_dir_read (dir, name, &contents, &len, error))
+    return NULL;
+  if (!json_parser_load_from_data (parser, contents, (gssize) len, &local_error))
     {
       g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_PROTOCOL,
-                   "%s: %s", path, local_error->message);
+                   "%s/%s: %s", dir->path, name, local_error->message);
       return NULL;
     }
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_PROTOCOL,
-                   "%s: not a JSON object", path);
+                   "%s/%s: not a JSON object", dir->path, name);
       return NULL;
     }
   return json_node_get_object (root);
@@ -256,12 +248,20 @@ holder_net_record_free (HolderNetRecord *record)
 }
 
 char *
-holder_net_record_path (const char *dir,
-                        const char *bridge)
+holder_net_record_name (const char *bridge)
 {
-  g_autofree char *base = g_strconcat (bridge, ".json", NULL);
+  return g_strconcat (bridge, ".json", NULL);
+}
 
-  return g_build_filename (dir, base, NULL);
+gboolean
+holder_net_name_is_record (const char *name)
+{
+  g_autofree char *bridge = NULL;
+
+  if (!g_str_has_suffix (name, ".json"))
+    return FALSE;
+  bridge = g_strndup (name, strlen (name) - strlen (".json"));
+  return holder_net_name_is_valid (bridge, HOLDER_NET_BRIDGE_PREFIX);
 }
 
 gboolean
@@ -278,11 +278,11 @@ holder_net_record_has_tap (const HolderNetRecord *record,
 
 gboolean
 holder_net_record_save (const HolderNetRecord *record,
-                        const char            *dir,
+                        HolderNetDir          *dir,
                         GError               **error)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autofree char *path = holder_net_record_path (dir, record->bridge);
+  g_autofree char *name = holder_net_record_name (record->bridge);
   g_autofree char *line = NULL;
   gsize len;
 
@@ -304,7 +304,7 @@ holder_net_record_save (const HolderNetRecord *record,
   json_builder_end_object (builder);
   line = builder_to_line (builder, &len);
 
-  if (!holder_file_replace (path, line, len, RECORD_MODE, error))
+  if (!holder_net_dir_write (dir, name, line, len, error))
     {
       g_prefix_error (error, "write record of %s: ", record->bridge);
       return FALSE;
@@ -341,19 +341,19 @@ record_read_taps (HolderNetRecord *record,
 }
 
 HolderNetRecord *
-holder_net_record_load (const char *path,
-                        GError    **error)
+holder_net_record_load (HolderNetDir *dir,
+                        const char   *base,
+                        GError      **error)
 {
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(HolderNetRecord) record = holder_net_record_new ();
-  g_autofree char *base = g_path_get_basename (path);
   g_autofree char *expected_base = NULL;
   JsonObject *object;
   guint64 pid = 0;
   gboolean ok = TRUE;
   const char *bridge;
 
-  object = load_object (path, parser, error);
+  object = load_object (dir, base, parser, error);
   if (object == NULL)
     return NULL;
 
@@ -378,7 +378,7 @@ holder_net_record_load (const char *path,
   if (!ok)
     {
       g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_PROTOCOL,
-                   "%s: not a valid network record", path);
+                   "%s/%s: not a valid network record", dir->path, base);
       return NULL;
     }
 
@@ -414,21 +414,25 @@ holder_net_marker_free (HolderNetMarker *marker)
 }
 
 char *
-holder_net_marker_path (const char *dir,
-                        const char *uplink)
+holder_net_marker_name (const char *uplink)
 {
-  g_autofree char *base = g_strconcat (HOLDER_NET_MARKER_PREFIX, uplink, ".json", NULL);
+  return g_strconcat (HOLDER_NET_MARKER_PREFIX, uplink, ".json", NULL);
+}
 
-  return g_build_filename (dir, base, NULL);
+gboolean
+holder_net_name_is_marker (const char *name)
+{
+  return g_str_has_prefix (name, HOLDER_NET_MARKER_PREFIX) &&
+         g_str_has_suffix (name, ".json");
 }
 
 gboolean
 holder_net_marker_save (const HolderNetMarker *marker,
-                        const char            *dir,
+                        HolderNetDir          *dir,
                         GError               **error)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autofree char *path = holder_net_marker_path (dir, marker->uplink);
+  g_autofree char *name = holder_net_marker_name (marker->uplink);
   g_autofree char *line = NULL;
   gsize len;
 
@@ -438,7 +442,7 @@ holder_net_marker_save (const HolderNetMarker *marker,
   add_string (builder, "boot_id", marker->boot_id);
   json_builder_end_object (builder);
   line = builder_to_line (builder, &len);
-  if (!holder_file_replace (path, line, len, RECORD_MODE, error))
+  if (!holder_net_dir_write (dir, name, line, len, error))
     {
       g_prefix_error (error, "write forwarding marker of %s: ", marker->uplink);
       return FALSE;
@@ -447,11 +451,11 @@ holder_net_marker_save (const HolderNetMarker *marker,
 }
 
 HolderNetMarker *
-holder_net_marker_load (const char *path,
-                        GError    **error)
+holder_net_marker_load (HolderNetDir *dir,
+                        const char   *base,
+                        GError      **error)
 {
   g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autofree char *base = g_path_get_basename (path);
   g_autofree char *expected_base = NULL;
   JsonObject *object;
   const char *uplink;
@@ -459,7 +463,7 @@ holder_net_marker_load (const char *path,
   const char *boot_id;
   gboolean ok = TRUE;
 
-  object = load_object (path, parser, error);
+  object = load_object (dir, base, parser, error);
   if (object == NULL)
     return NULL;
 
@@ -476,46 +480,8 @@ holder_net_marker_load (const char *path,
   if (!ok)
     {
       g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_PROTOCOL,
-                   "%s: not a valid forwarding marker", path);
+                   "%s/%s: not a valid forwarding marker", dir->path, base);
       return NULL;
     }
   return holder_net_marker_new (uplink, original, boot_id);
-}
-
-/* ---- lock --------------------------------------------------------------- */
-
-int
-holder_net_lock (const char *dir,
-                 GError    **error)
-{
-  g_autofree char *path = g_build_filename (dir, ".lock", NULL);
-  int fd;
-
-  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, RECORD_MODE);
-  if (fd < 0)
-    {
-      int saved_errno = errno;
-      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                   "open %s: %s", path, g_strerror (saved_errno));
-      return -1;
-    }
-  while (flock (fd, LOCK_EX) < 0)
-    {
-      int saved_errno = errno;
-
-      if (saved_errno == EINTR)
-        continue;
-      close (fd);
-      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                   "lock %s: %s", path, g_strerror (saved_errno));
-      return -1;
-    }
-  return fd;
-}
-
-void
-holder_net_unlock (int fd)
-{
-  if (fd >= 0)
-    close (fd);
 }

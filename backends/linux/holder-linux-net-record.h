@@ -1,19 +1,22 @@
 /* SPDX-License-Identifier: MIT
  *
- * The write-ahead records of the cluster networks, under <root>/networks/:
+ * The write-ahead records of the cluster networks, in the namespace's
+ * folder of the root-owned runtime folder (holder-linux-net-dir.h):
  *
  *   fbx-1a2b3c4d.json   one per bridge (HolderNetRecord)
  *   uplink-eth0.json    one per uplink whose forwarding a cluster turned on,
  *                       holding its original value (first writer wins)
- *   .lock               flock()ed while records and markers change hands
  *
- * Every file is written to a temporary name and renamed. Names read back
+ * Every file is written to a temporary name and renamed, and read only if
+ * the helper's euid wrote it (holder_net_file_is_trusted). Names read back
  * are checked strictly (fbx-/fbt- plus 8 hex digits): reconcile deletes
  * links by these names, so a damaged record must never name eth0.
  */
 #pragma once
 
 #include <glib.h>
+
+#include "holder-linux-net-dir.h"
 
 G_BEGIN_DECLS
 
@@ -58,13 +61,18 @@ gboolean holder_net_owner_is_alive (const HolderNetOwner *owner);
 
 HolderNetRecord *holder_net_record_new (void);
 void holder_net_record_free (HolderNetRecord *record);
-char *holder_net_record_path (const char *dir,
-                              const char *bridge);
+/* "fbx-1a2b3c4d.json" */
+char *holder_net_record_name (const char *bridge);
+/* Whether @name is a record's file name: a valid bridge name + ".json". */
+gboolean holder_net_name_is_record (const char *name);
 gboolean holder_net_record_save (const HolderNetRecord *record,
-                                 const char            *dir,
+                                 HolderNetDir          *dir,
                                  GError               **error);
-HolderNetRecord *holder_net_record_load (const char *path,
-                                         GError    **error);
+/* Reads record @name of @dir: only a trusted file, only a record that
+ * describes the bridge it is named after, with valid names. */
+HolderNetRecord *holder_net_record_load (HolderNetDir *dir,
+                                         const char   *name,
+                                         GError      **error);
 gboolean holder_net_record_has_tap (const HolderNetRecord *record,
                                     const char            *tap);
 
@@ -72,22 +80,16 @@ HolderNetMarker *holder_net_marker_new (const char *uplink,
                                         const char *original,
                                         const char *boot_id);
 void holder_net_marker_free (HolderNetMarker *marker);
-char *holder_net_marker_path (const char *dir,
-                              const char *uplink);
+/* "uplink-eth0.json" */
+char *holder_net_marker_name (const char *uplink);
+/* Whether @name looks like a marker's file name ("uplink-*.json"). */
+gboolean holder_net_name_is_marker (const char *name);
 gboolean holder_net_marker_save (const HolderNetMarker *marker,
-                                 const char            *dir,
+                                 HolderNetDir          *dir,
                                  GError               **error);
-HolderNetMarker *holder_net_marker_load (const char *path,
-                                         GError    **error);
-
-/* Removes @path; a missing file counts as removed. */
-gboolean holder_net_file_remove (const char *path,
-                                 GError    **error);
-
-/* Takes the folder's lock (blocking); returns the fd to close. */
-int holder_net_lock (const char *dir,
-                     GError    **error);
-void holder_net_unlock (int fd);
+HolderNetMarker *holder_net_marker_load (HolderNetDir *dir,
+                                         const char   *name,
+                                         GError      **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HolderNetRecord, holder_net_record_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HolderNetMarker, holder_net_marker_free)

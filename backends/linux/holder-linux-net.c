@@ -2,8 +2,9 @@
  *
  * The cluster network: the order of operations that keeps the write-ahead
  * records truthful (see holder-linux-net.h), subnet and address choice,
- * and reconcile. The kernel calls are in holder-linux-net-host.c, the
- * files in holder-linux-net-record.c.
+ * taps and close. Reconcile is in holder-linux-net-reconcile.c, the kernel
+ * calls in holder-linux-net-host.c, the files in holder-linux-net-record.c
+ * and holder-linux-net-dir.c.
  */
 #define G_LOG_DOMAIN "holder-linux-net"
 
@@ -12,16 +13,16 @@
 
 #include "holder-backend.h"
 #include "holder-ipam.h"
-#include "holder-linux-net.h"
-#include "holder-linux-net-host.h"
-#include "holder-linux-net-record.h"
+#include "holder-linux-net-private.h"
 
-#define SUBNET_COUNT    256
-#define NAME_ATTEMPTS   16
+#define SUBNET_COUNT     256
+#define NAME_ATTEMPTS    16
+/* How often a subnet may turn out taken by someone outside holder (who
+ * does not take our lock) before create gives up. */
+#define SUBNET_ATTEMPTS  8
 
 struct _HolderLinuxNet {
-  char            *dir;      /* <root>/networks */
-  HolderNetSock   *sock;
+  HolderNetDir    *dir;      /* the namespace's folder of the runtime folder */
   HolderNetRecord *record;
   char            *gateway;
   guint            third_octet;
@@ -36,16 +37,27 @@ struct _HolderLinuxNet {
 G_LOCK_DEFINE_STATIC (handed_out);
 static gboolean handed_out[SUBNET_COUNT];
 
-static char *
-networks_dir (const char *root)
+static HolderLinuxNetHook address_hook;
+static gpointer address_hook_data;
+
+void
+holder_linux_net_set_address_hook (HolderLinuxNetHook hook,
+                                   gpointer           user_data)
 {
-  return g_build_filename (root, "networks", NULL);
+  address_hook = hook;
+  address_hook_data = user_data;
 }
 
 static char *
 subnet_for (guint third_octet)
 {
   return g_strdup_printf ("192.168.%u.0/24", third_octet);
+}
+
+static guint32
+subnet_base (guint third_octet)
+{
+  return (192u << 24) | (168u << 16) | (third_octet << 8);
 }
 
 static void
@@ -66,8 +78,7 @@ holder_linux_net_free (HolderLinuxNet *net)
     return;
   /* A network that was never closed keeps its subnet: its bridge may
    * still be on the host. */
-  g_free (net->dir);
-  holder_net_sock_free (net->sock);
+  holder_net_dir_free (net->dir);
   holder_net_record_free (net->record);
   g_free (net->gateway);
   g_clear_pointer (&net->ipam, holder_ipam_free);
@@ -95,53 +106,68 @@ holder_linux_net_get_gateway (HolderLinuxNet *net)
   return net->gateway;
 }
 
-/* ---- records of the folder ---------------------------------------------- */
-
-typedef void (*RecordVisitor) (const char      *path,
-                               HolderNetRecord *record,
-                               GError          *load_error,
-                               gpointer         user_data);
-
-static gboolean
-is_record_file (const char *base)
+HolderIpam *
+holder_linux_net_get_ipam (HolderLinuxNet *net)
 {
-  return g_str_has_suffix (base, ".json") &&
-         !g_str_has_prefix (base, HOLDER_NET_MARKER_PREFIX);
+  g_return_val_if_fail (net != NULL, NULL);
+  return net->ipam;
 }
 
-/* Calls @visit for every network record (a corrupt one with its error). */
-static void
-foreach_record (const char    *dir,
-                RecordVisitor  visit,
-                gpointer       user_data)
-{
-  g_autoptr(GDir) folder = g_dir_open (dir, 0, NULL);
-  const char *base;
+/* ---- records of the folder ---------------------------------------------- */
 
-  if (folder == NULL)
-    return;
-  while ((base = g_dir_read_name (folder)) != NULL)
+void
+holder_net_foreach_record (HolderNetDir           *dir,
+                           HolderNetRecordVisitor  visit,
+                           gpointer                user_data)
+{
+  g_autoptr(GPtrArray) names = holder_net_dir_list (dir);
+
+  for (guint i = 0; i < names->len; i++)
     {
-      g_autofree char *path = NULL;
+      const char *name = g_ptr_array_index (names, i);
       g_autoptr(HolderNetRecord) record = NULL;
       g_autoptr(GError) local_error = NULL;
 
-      if (!is_record_file (base))
+      if (!holder_net_name_is_record (name))
         continue;
-      path = g_build_filename (dir, base, NULL);
-      record = holder_net_record_load (path, &local_error);
-      visit (path, record, local_error, user_data);
+      record = holder_net_record_load (dir, name, &local_error);
+      visit (name, record, local_error, user_data);
     }
 }
 
 static void
-collect_live_subnet (const char      *path,
+collect_live_subnet (const char      *name,
                      HolderNetRecord *record,
                      GError          *load_error,
                      gpointer         user_data)
 {
   if (record != NULL && holder_net_owner_is_alive (&record->owner))
     g_hash_table_add (user_data, g_strdup (record->subnet));
+}
+
+static void
+collect_live_taps (const char      *name,
+                   HolderNetRecord *record,
+                   GError          *load_error,
+                   gpointer         user_data)
+{
+  if (record == NULL || !holder_net_owner_is_alive (&record->owner))
+    return;
+  for (guint i = 0; i < record->taps->len; i++)
+    g_hash_table_add (user_data, g_strdup (g_ptr_array_index (record->taps, i)));
+}
+
+GHashTable *
+holder_linux_net_live_taps (GError **error)
+{
+  g_autoptr(HolderNetDir) dir = holder_net_dir_open (error);
+  GHashTable *taps;
+
+  if (dir == NULL)
+    return NULL;
+  taps = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  holder_net_foreach_record (dir, collect_live_taps, taps);
+  return taps;
 }
 
 typedef struct {
@@ -151,56 +177,68 @@ typedef struct {
 } UplinkUse;
 
 static void
-check_uplink_use (const char      *path,
+check_uplink_use (const char      *name,
                   HolderNetRecord *record,
                   GError          *load_error,
                   gpointer         user_data)
 {
   UplinkUse *use = user_data;
 
-  if (record == NULL || g_strcmp0 (record->uplink, use->uplink) != 0 ||
+  /* A record that cannot be believed may be a live network's: its uplink
+   * keeps forwarding, the safe side, until the record is put right. */
+  if (record == NULL)
+    {
+      use->used = TRUE;
+      return;
+    }
+  if (g_strcmp0 (record->uplink, use->uplink) != 0 ||
       g_strcmp0 (record->bridge, use->except_bridge) == 0)
     return;
   if (holder_net_owner_is_alive (&record->owner))
     use->used = TRUE;
 }
 
-/* Restores the uplink's original forwarding value and drops its marker,
- * unless a live network other than @except_bridge still uses it. A marker
- * from an earlier boot is only dropped: the reboot reset the value. Call
- * with the folder locked. */
-static gboolean
-uplink_release (const char *dir,
-                const char *uplink,
-                const char *except_bridge,
-                GError    **error)
+gboolean
+holder_net_uplink_release (HolderNetDir    *dir,
+                           const char      *uplink,
+                           const char      *except_bridge,
+                           gboolean         dry_run,
+                           HolderNetReport *report,
+                           GError         **error)
 {
   UplinkUse use = { uplink, except_bridge, FALSE };
-  g_autofree char *path = holder_net_marker_path (dir, uplink);
+  g_autofree char *name = holder_net_marker_name (uplink);
   g_autoptr(HolderNetMarker) marker = NULL;
   g_autofree char *boot_id = NULL;
 
-  foreach_record (dir, check_uplink_use, &use);
-  if (use.used)
+  holder_net_foreach_record (dir, check_uplink_use, &use);
+  if (use.used || !holder_net_dir_has (dir, name))
     return TRUE;
-
-  if (!g_file_test (path, G_FILE_TEST_EXISTS))
-    return TRUE;
-  marker = holder_net_marker_load (path, error);
+  /* Only a marker root wrote (the load checks it) names an interface
+   * whose forwarding may be written. */
+  marker = holder_net_marker_load (dir, name, error);
   if (marker == NULL)
     return FALSE;
 
   boot_id = holder_net_boot_id ();
   if (g_strcmp0 (marker->boot_id, boot_id) == 0)
     {
+      /* A vanished uplink took its value with it: nothing is written for
+       * an interface that does not exist. */
       g_autofree char *current = holder_net_forwarding_read (uplink, NULL);
 
-      /* A vanished uplink took its value with it. */
-      if (current != NULL &&
-          !holder_net_forwarding_write (uplink, marker->original, error))
-        return FALSE;
+      if (current != NULL && strcmp (current, marker->original) != 0)
+        {
+          if (report != NULL)
+            holder_net_report_reclaimed (report, "forwarding", "%s back to %s",
+                                         uplink, marker->original);
+          if (!dry_run && !holder_net_forwarding_write (uplink, marker->original, error))
+            return FALSE;
+        }
     }
-  return holder_net_file_remove (path, error);
+  if (report != NULL)
+    holder_net_report_reclaimed (report, "marker", "%s/%s", dir->path, name);
+  return dry_run || holder_net_dir_remove (dir, name, error);
 }
 
 /* ---- create ------------------------------------------------------------- */
@@ -208,12 +246,14 @@ uplink_release (const char *dir,
 static gboolean
 subnet_is_busy (guint       third_octet,
                 GArray     *busy,
-                GHashTable *live_subnets)
+                GHashTable *live_subnets,
+                gboolean   *refused)
 {
-  HolderNetPrefix candidate = { (192u << 24) | (168u << 16) | (third_octet << 8), 24 };
+  HolderNetPrefix candidate = { subnet_base (third_octet), 24 };
   g_autofree char *subnet = subnet_for (third_octet);
 
-  if (handed_out[third_octet] || g_hash_table_contains (live_subnets, subnet))
+  if (refused[third_octet] || handed_out[third_octet] ||
+      g_hash_table_contains (live_subnets, subnet))
     return TRUE;
   for (guint i = 0; i < busy->len; i++)
     {
@@ -223,30 +263,46 @@ subnet_is_busy (guint       third_octet,
   return FALSE;
 }
 
-/* Picks and holds the first free 192.168.X.0/24. Call with the folder
- * locked, so that two helpers cannot pick the same one. */
+static void
+net_set_subnet (HolderLinuxNet *net,
+                guint           third_octet)
+{
+  net->third_octet = third_octet;
+  net->holds_subnet = TRUE;
+  g_free (net->record->subnet);
+  net->record->subnet = subnet_for (third_octet);
+  g_free (net->gateway);
+  net->gateway = g_strdup_printf ("192.168.%u.1", third_octet);
+  g_clear_pointer (&net->ipam, holder_ipam_free);
+  net->ipam = holder_ipam_new (subnet_base (third_octet));
+}
+
+/* Picks and holds the first free 192.168.X.0/24 that is not in @refused.
+ * Call with the lock held, so that no other helper picks it meanwhile. */
 static gboolean
 net_choose_subnet (HolderLinuxNet *net,
+                   HolderNetSock  *sock,
+                   gboolean       *refused,
                    GError        **error)
 {
   g_autoptr(GArray) busy = NULL;
   g_autoptr(GHashTable) live_subnets = g_hash_table_new_full (g_str_hash, g_str_equal,
                                                               g_free, NULL);
   gboolean found = FALSE;
+  guint chosen = 0;
 
-  busy = holder_net_list_busy_prefixes (net->sock, error);
+  busy = holder_net_list_busy_prefixes (sock, 0, error);
   if (busy == NULL)
     return FALSE;
-  foreach_record (net->dir, collect_live_subnet, live_subnets);
+  holder_net_foreach_record (net->dir, collect_live_subnet, live_subnets);
 
   G_LOCK (handed_out);
   for (guint x = 0; x < SUBNET_COUNT && !found; x++)
     {
-      if (subnet_is_busy (x, busy, live_subnets))
+      if (subnet_is_busy (x, busy, live_subnets, refused))
         continue;
       handed_out[x] = TRUE;
-      net->third_octet = x;
-      net->holds_subnet = TRUE;
+      chosen = x;
       found = TRUE;
     }
   G_UNLOCK (handed_out);
@@ -259,28 +315,91 @@ net_choose_subnet (HolderLinuxNet *net,
                            "stop a cluster or free a range");
       return FALSE;
     }
-
-  net->record->subnet = subnet_for (net->third_octet);
-  net->gateway = g_strdup_printf ("192.168.%u.1", net->third_octet);
-  net->ipam = holder_ipam_new ((192u << 24) | (168u << 16) | (net->third_octet << 8));
+  net_set_subnet (net, chosen);
   return TRUE;
+}
+
+/* Whether an address or route of another link overlaps our /24 now. */
+static gboolean
+net_subnet_taken_meanwhile (HolderLinuxNet *net,
+                            HolderNetSock  *sock,
+                            gboolean       *out_taken,
+                            GError        **error)
+{
+  HolderNetPrefix ours = { subnet_base (net->third_octet), 24 };
+  g_autoptr(GArray) busy = NULL;
+  int ifindex = 0;
+
+  if (!holder_net_link_ifindex (sock, net->record->bridge, &ifindex, error))
+    return FALSE;
+  busy = holder_net_list_busy_prefixes (sock, ifindex, error);
+  if (busy == NULL)
+    return FALSE;
+  *out_taken = FALSE;
+  for (guint i = 0; i < busy->len; i++)
+    {
+      if (holder_net_prefix_overlaps (&ours, &g_array_index (busy, HolderNetPrefix, i)))
+        *out_taken = TRUE;
+    }
+  return TRUE;
+}
+
+/* Gives the bridge its address, then checks the choice against what the
+ * host has now: the lock keeps other helpers out, but not other software
+ * (libvirt, docker, an administrator). A /24 that appeared meanwhile makes
+ * us take our address back and choose again. */
+static gboolean
+net_address_bridge (HolderLinuxNet *net,
+                    HolderNetSock  *sock,
+                    gboolean       *refused,
+                    GError        **error)
+{
+  for (guint attempt = 0; attempt < SUBNET_ATTEMPTS; attempt++)
+    {
+      g_autofree char *cidr = g_strdup_printf ("%s/24", net->gateway);
+      gboolean taken = FALSE;
+
+      if (!holder_net_address_add (sock, net->record->bridge, cidr, error))
+        return FALSE;
+      if (address_hook != NULL)
+        address_hook (net->record->bridge, net->record->subnet, address_hook_data);
+      if (!net_subnet_taken_meanwhile (net, sock, &taken, error))
+        return FALSE;
+      if (!taken)
+        return TRUE;
+
+      g_debug ("subnet %s was taken meanwhile; choosing again", net->record->subnet);
+      if (!holder_net_address_delete (sock, net->record->bridge, cidr, error))
+        return FALSE;
+      refused[net->third_octet] = TRUE;
+      release_subnet (net);
+      if (!net_choose_subnet (net, sock, refused, error) ||
+          !holder_net_record_save (net->record, net->dir, error))
+        return FALSE;
+    }
+  g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+               "no stable 192.168.X.0/24 subnet: %u in a row were taken by "
+               "another program while this one was being set up; try again",
+               SUBNET_ATTEMPTS);
+  return FALSE;
 }
 
 /* A random name that is neither a link nor a record yet. */
 static char *
 net_pick_name (HolderLinuxNet *net,
+               HolderNetSock  *sock,
                const char     *prefix,
                GError        **error)
 {
   for (guint attempt = 0; attempt < NAME_ATTEMPTS; attempt++)
     {
       g_autofree char *name = holder_net_random_name (prefix);
-      g_autofree char *record_path = holder_net_record_path (net->dir, name);
+      g_autofree char *record_name = holder_net_record_name (name);
       gboolean exists = TRUE;
 
-      if (!holder_net_link_exists (net->sock, name, &exists, error))
+      if (!holder_net_link_exists (sock, name, &exists, error))
         return NULL;
-      if (!exists && !g_file_test (record_path, G_FILE_TEST_EXISTS) &&
+      if (!exists && !holder_net_dir_has (net->dir, record_name) &&
           !holder_net_record_has_tap (net->record, name))
         return g_steal_pointer (&name);
     }
@@ -296,9 +415,9 @@ net_enable_uplink_forwarding (HolderLinuxNet *net,
                               GError        **error)
 {
   const char *uplink = net->record->uplink;
-  g_autofree char *path = holder_net_marker_path (net->dir, uplink);
+  g_autofree char *name = holder_net_marker_name (uplink);
 
-  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+  if (!holder_net_dir_has (net->dir, name))
     {
       g_autoptr(HolderNetMarker) marker =
         holder_net_marker_new (uplink, net->record->uplink_forwarding_original,
@@ -307,28 +426,26 @@ net_enable_uplink_forwarding (HolderLinuxNet *net,
       if (!holder_net_marker_save (marker, net->dir, error))
         return FALSE;
     }
-  if (!holder_net_forwarding_write (uplink, "1", error))
-    return FALSE;
-  return TRUE;
+  return holder_net_forwarding_write (uplink, "1", error);
 }
 
-/* Everything create does after choosing the subnet, in write-ahead
- * order. Call with the folder locked. */
+/* Everything create does, in write-ahead order. Call with the lock held. */
 static gboolean
 net_setup (HolderLinuxNet *net,
+           HolderNetSock  *sock,
            gboolean       *out_recorded,
            GError        **error)
 {
   HolderNetRecord *record = net->record;
-  g_autofree char *gateway_cidr = NULL;
+  gboolean refused[SUBNET_COUNT] = { FALSE };
 
-  if (!net_choose_subnet (net, error))
+  if (!net_choose_subnet (net, sock, refused, error))
     return FALSE;
-  record->bridge = net_pick_name (net, HOLDER_NET_BRIDGE_PREFIX, error);
+  record->bridge = net_pick_name (net, sock, HOLDER_NET_BRIDGE_PREFIX, error);
   if (record->bridge == NULL || !holder_net_owner_init_self (&record->owner, error))
     return FALSE;
 
-  record->uplink = holder_net_find_uplink (net->sock);
+  record->uplink = holder_net_find_uplink (sock);
   if (record->uplink != NULL)
     {
       record->uplink_forwarding_original =
@@ -341,46 +458,35 @@ net_setup (HolderLinuxNet *net,
     return FALSE;
   *out_recorded = TRUE;
 
-  gateway_cidr = g_strdup_printf ("%s/24", net->gateway);
-  if (!holder_net_bridge_create (net->sock, record->bridge, gateway_cidr, error) ||
+  if (!holder_net_bridge_create (sock, record->bridge, error) ||
+      !net_address_bridge (net, sock, refused, error) ||
       !holder_net_table_install (record->bridge, record->subnet, error) ||
       !holder_net_forwarding_write (record->bridge, "1", error))
     return FALSE;
   if (record->uplink != NULL && !net_enable_uplink_forwarding (net, error))
     return FALSE;
 
-  g_debug ("network %s: %s, gateway %s, uplink %s", record->bridge,
+  g_debug ("network %s: %s, gateway %s, uplink %s, records in %s", record->bridge,
            record->subnet, net->gateway,
-           record->uplink != NULL ? record->uplink : "(none)");
+           record->uplink != NULL ? record->uplink : "(none)", net->dir->path);
   return TRUE;
 }
 
-static gboolean net_remove_host_state (HolderLinuxNet *net,
-                                       GError        **error);
 static gboolean net_forget_locked (HolderLinuxNet *net,
                                    GError        **error);
 
-static HolderLinuxNet *
-net_new (const char *root)
-{
-  HolderLinuxNet *net = g_new0 (HolderLinuxNet, 1);
-
-  net->dir = networks_dir (root);
-  net->record = holder_net_record_new ();
-  return net;
-}
-
 HolderLinuxNet *
-holder_linux_net_create (const char *root,
-                         GError    **error)
+holder_linux_net_create (GCancellable  *cancellable,
+                         GError       **error)
 {
   g_autoptr(HolderLinuxNet) net = NULL;
+  g_autoptr(HolderNetSock) sock = NULL;
   g_autoptr(GError) local_error = NULL;
   gboolean recorded = FALSE;
   gboolean ok;
   int lock_fd;
 
-  g_return_val_if_fail (root != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (!holder_net_has_net_admin ())
@@ -390,34 +496,35 @@ holder_linux_net_create (const char *root,
       return NULL;
     }
 
-  net = net_new (root);
-  if (g_mkdir_with_parents (net->dir, 0700) < 0)
-    {
-      int saved_errno = errno;
-      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                   "create %s: %s", net->dir, g_strerror (saved_errno));
-      return NULL;
-    }
-  net->sock = holder_net_sock_open (error);
-  if (net->sock == NULL)
+  net = g_new0 (HolderLinuxNet, 1);
+  net->record = holder_net_record_new ();
+  net->dir = holder_net_dir_open (error);
+  if (net->dir == NULL)
+    return NULL;
+  sock = holder_net_sock_open (error);
+  if (sock == NULL)
     return NULL;
 
-  lock_fd = holder_net_lock (net->dir, error);
+  lock_fd = holder_net_dir_lock (net->dir, cancellable, error);
   if (lock_fd < 0)
     return NULL;
 
-  ok = net_setup (net, &recorded, &local_error);
+  ok = holder_net_dir_ensure (net->dir, &local_error) &&
+       net_setup (net, sock, &recorded, &local_error);
   if (!ok && recorded)
     {
       /* Undo: what exists is recorded, so reconcile can finish the job
        * if this cleanup cannot. */
       g_autoptr(GError) undo_error = NULL;
 
-      if (!net_remove_host_state (net, &undo_error) ||
+      if (!holder_net_record_take_down (net->record, sock, net->dir, FALSE, FALSE, NULL,
+                                        &undo_error) ||
           !net_forget_locked (net, &undo_error))
         g_warning ("undo network %s: %s", net->record->bridge, undo_error->message);
     }
-  holder_net_unlock (lock_fd);
+  else if (!ok)
+    holder_net_dir_tidy (net->dir, FALSE);
+  holder_net_dir_unlock (lock_fd);
 
   if (!ok)
     {
@@ -426,15 +533,6 @@ holder_linux_net_create (const char *root,
       return NULL;
     }
   return g_steal_pointer (&net);
-}
-
-/* ---- reserve ------------------------------------------------------------ */
-
-HolderIpam *
-holder_linux_net_get_ipam (HolderLinuxNet *net)
-{
-  g_return_val_if_fail (net != NULL, NULL);
-  return net->ipam;
 }
 
 /* ---- taps --------------------------------------------------------------- */
@@ -468,6 +566,7 @@ char *
 holder_linux_net_add_tap (HolderLinuxNet *net,
                           GError        **error)
 {
+  g_autoptr(HolderNetSock) sock = NULL;
   g_autofree char *tap = NULL;
   g_autoptr(GError) local_error = NULL;
 
@@ -476,7 +575,10 @@ holder_linux_net_add_tap (HolderLinuxNet *net,
 
   if (!net_check_open (net, error))
     return NULL;
-  tap = net_pick_name (net, HOLDER_NET_TAP_PREFIX, error);
+  sock = holder_net_sock_open (error);
+  if (sock == NULL)
+    return NULL;
+  tap = net_pick_name (net, sock, HOLDER_NET_TAP_PREFIX, error);
   if (tap == NULL)
     return NULL;
 
@@ -490,12 +592,12 @@ holder_linux_net_add_tap (HolderLinuxNet *net,
       return NULL;
     }
 
-  if (!holder_net_tap_create (net->sock, tap, net->record->bridge, &local_error))
+  if (!holder_net_tap_create (sock, tap, net->record->bridge, &local_error))
     {
       g_autoptr(GError) undo_error = NULL;
 
       /* Leaves the record only once confirmed gone. */
-      if (holder_net_link_delete (net->sock, tap, &undo_error))
+      if (holder_net_link_delete (sock, tap, &undo_error))
         {
           record_drop_tap (net->record, tap);
           holder_net_record_save (net->record, net->dir, &undo_error);
@@ -515,6 +617,8 @@ holder_linux_net_remove_tap (HolderLinuxNet *net,
                              const char     *tap,
                              GError        **error)
 {
+  g_autoptr(HolderNetSock) sock = NULL;
+
   g_return_val_if_fail (net != NULL, FALSE);
   g_return_val_if_fail (tap != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -525,7 +629,8 @@ holder_linux_net_remove_tap (HolderLinuxNet *net,
                    "remove tap %s: not a tap of network %s", tap, net->record->bridge);
       return FALSE;
     }
-  if (!holder_net_link_delete (net->sock, tap, error))
+  sock = holder_net_sock_open (error);
+  if (sock == NULL || !holder_net_link_delete (sock, tap, error))
     {
       g_prefix_error (error, "remove tap %s: ", tap);
       return FALSE;
@@ -566,9 +671,12 @@ holder_linux_net_add_neighbour (HolderLinuxNet *net,
   g_return_val_if_fail (ip != NULL && mac != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  g_autoptr(HolderNetSock) sock = NULL;
+
   if (!net_check_open (net, error) || !net_check_member_ip (net, ip, error))
     return FALSE;
-  return holder_net_neigh_set (net->sock, net->record->bridge, ip, mac, error);
+  sock = holder_net_sock_open (error);
+  return sock != NULL && holder_net_neigh_set (sock, net->record->bridge, ip, mac, error);
 }
 
 gboolean
@@ -580,28 +688,86 @@ holder_linux_net_remove_neighbour (HolderLinuxNet *net,
   g_return_val_if_fail (ip != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  g_autoptr(HolderNetSock) sock = NULL;
+
   if (net->closed)
     return TRUE;
   if (!net_check_member_ip (net, ip, error))
     return FALSE;
-  return holder_net_neigh_delete (net->sock, net->record->bridge, ip, error);
+  sock = holder_net_sock_open (error);
+  return sock != NULL && holder_net_neigh_delete (sock, net->record->bridge, ip, error);
 }
 
 /* ---- close -------------------------------------------------------------- */
 
-/* Deletes the taps, the table and the bridge of a record, each confirmed
- * gone; a tap leaves the record (on disk) as it goes. Keeps going after a
- * failure and reports the first one. */
+/* Deletes the link @name (a tap or the bridge), reporting it if it was
+ * there. */
 static gboolean
-record_remove_host_state (HolderNetRecord *record,
-                          HolderNetSock   *sock,
-                          const char      *dir,
-                          gboolean         kill_users,
-                          GError         **error)
+take_down_link (HolderNetSock   *sock,
+                const char      *name,
+                gboolean         dry_run,
+                HolderNetReport *report,
+                GError         **error)
+{
+  gboolean exists = TRUE;
+
+  if (report != NULL && !holder_net_link_exists (sock, name, &exists, error))
+    return FALSE;
+  if (!dry_run && !holder_net_link_delete (sock, name, error))
+    return FALSE;
+  if (report != NULL && exists)
+    holder_net_report_reclaimed (report, "link", "%s", name);
+  return TRUE;
+}
+
+/* Kills what holds @tap (an orphaned VMM), reporting each process. */
+static void
+take_down_tap_users (const char      *tap,
+                     gboolean         dry_run,
+                     HolderNetReport *report)
+{
+  g_autoptr(GArray) users = holder_net_tap_users (tap);
+  g_autoptr(GArray) killed = NULL;
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+
+  if (users->len == 0)
+    return;
+  for (guint i = 0; i < users->len; i++)
+    g_ptr_array_add (names, holder_net_process_describe (g_array_index (users, GPid, i)));
+  if (dry_run)
+    {
+      for (guint i = 0; i < names->len; i++)
+        holder_net_report_reclaimed (report, "process", "%s attached to %s",
+                                     (const char *) g_ptr_array_index (names, i), tap);
+      return;
+    }
+  killed = holder_net_kill_tap_users (tap, users);
+  for (guint i = 0; i < users->len; i++)
+    {
+      GPid pid = g_array_index (users, GPid, i);
+
+      for (guint k = 0; k < killed->len; k++)
+        {
+          if (g_array_index (killed, GPid, k) == pid && report != NULL)
+            holder_net_report_reclaimed (report, "process", "%s attached to %s",
+                                         (const char *) g_ptr_array_index (names, i), tap);
+        }
+    }
+}
+
+gboolean
+holder_net_record_take_down (HolderNetRecord *record,
+                             HolderNetSock   *sock,
+                             HolderNetDir    *dir,
+                             gboolean         kill_users,
+                             gboolean         dry_run,
+                             HolderNetReport *report,
+                             GError         **error)
 {
   g_autoptr(GPtrArray) taps = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GError) first_error = NULL;
   gboolean dropped = FALSE;
+  gboolean table_exists = TRUE;
 
   for (guint i = 0; i < record->taps->len; i++)
     g_ptr_array_add (taps, g_strdup (g_ptr_array_index (record->taps, i)));
@@ -611,15 +777,18 @@ record_remove_host_state (HolderNetRecord *record,
       g_autoptr(GError) local_error = NULL;
 
       if (kill_users)
-        holder_net_kill_tap_users (tap);
-      if (!holder_net_link_delete (sock, tap, &local_error))
+        take_down_tap_users (tap, dry_run, report);
+      if (!take_down_link (sock, tap, dry_run, report, &local_error))
         {
           if (first_error == NULL)
             first_error = g_steal_pointer (&local_error);
           continue;
         }
-      record_drop_tap (record, tap);
-      dropped = TRUE;
+      if (!dry_run)
+        {
+          record_drop_tap (record, tap);
+          dropped = TRUE;
+        }
     }
   if (dropped && first_error != NULL)
     holder_net_record_save (record, dir, NULL);
@@ -629,35 +798,39 @@ record_remove_host_state (HolderNetRecord *record,
       g_propagate_error (error, g_steal_pointer (&first_error));
       return FALSE;
     }
-  return holder_net_table_delete (record->bridge, error) &&
-         holder_net_link_delete (sock, record->bridge, error);
-}
-
-static gboolean
-net_remove_host_state (HolderLinuxNet *net,
-                       GError        **error)
-{
-  return record_remove_host_state (net->record, net->sock, net->dir, FALSE, error);
+  if (report != NULL && !holder_net_table_exists (record->bridge, &table_exists, error))
+    return FALSE;
+  if (!dry_run && !holder_net_table_delete (record->bridge, error))
+    return FALSE;
+  if (report != NULL && table_exists)
+    holder_net_report_reclaimed (report, "table", "ip %s", record->bridge);
+  return take_down_link (sock, record->bridge, dry_run, report, error);
 }
 
 /* Gives the uplink back when no one else uses it, then deletes the
- * record. Call with the folder locked, once the host state is gone. */
+ * record. Call with the lock held, once the host state is gone. */
 static gboolean
 net_forget_locked (HolderLinuxNet *net,
                    GError        **error)
 {
-  g_autofree char *path = holder_net_record_path (net->dir, net->record->bridge);
+  g_autofree char *name = holder_net_record_name (net->record->bridge);
 
   if (net->record->uplink != NULL &&
-      !uplink_release (net->dir, net->record->uplink, net->record->bridge, error))
+      !holder_net_uplink_release (net->dir, net->record->uplink, net->record->bridge,
+                                  FALSE, NULL, error))
     return FALSE;
-  return holder_net_file_remove (path, error);
+  if (!holder_net_dir_remove (net->dir, name, error))
+    return FALSE;
+  holder_net_dir_tidy (net->dir, FALSE);
+  return TRUE;
 }
 
 gboolean
 holder_linux_net_close (HolderLinuxNet *net,
+                        GCancellable   *cancellable,
                         GError        **error)
 {
+  g_autoptr(HolderNetSock) sock = NULL;
   int lock_fd;
   gboolean ok;
 
@@ -666,17 +839,22 @@ holder_linux_net_close (HolderLinuxNet *net,
 
   if (net->closed)
     return TRUE;
-  if (!net_remove_host_state (net, error))
+  sock = holder_net_sock_open (error);
+  if (sock == NULL ||
+      !holder_net_record_take_down (net->record, sock, net->dir, FALSE, FALSE, NULL, error))
     {
       g_prefix_error (error, "close network %s: ", net->record->bridge);
       return FALSE;
     }
 
-  lock_fd = holder_net_lock (net->dir, error);
+  lock_fd = holder_net_dir_lock (net->dir, cancellable, error);
   if (lock_fd < 0)
-    return FALSE;
+    {
+      g_prefix_error (error, "close network %s: ", net->record->bridge);
+      return FALSE;
+    }
   ok = net_forget_locked (net, error);
-  holder_net_unlock (lock_fd);
+  holder_net_dir_unlock (lock_fd);
   if (!ok)
     {
       g_prefix_error (error, "close network %s: ", net->record->bridge);
@@ -685,168 +863,5 @@ holder_linux_net_close (HolderLinuxNet *net,
 
   net->closed = TRUE;
   release_subnet (net);
-  return TRUE;
-}
-
-/* ---- reconcile ---------------------------------------------------------- */
-
-typedef struct {
-  const char    *dir;
-  HolderNetSock *sock;
-  GPtrArray     *warnings;
-  guint          reclaimed;
-} Reconcile;
-
-static void
-reconcile_warn (Reconcile  *rc,
-                const char *format,
-                ...) G_GNUC_PRINTF (2, 3);
-
-static void
-reconcile_warn (Reconcile  *rc,
-                const char *format,
-                ...)
-{
-  va_list args;
-
-  va_start (args, format);
-  g_ptr_array_add (rc->warnings, g_strdup_vprintf (format, args));
-  va_end (args);
-}
-
-static void
-reconcile_record (const char      *path,
-                  HolderNetRecord *record,
-                  GError          *load_error,
-                  gpointer         user_data)
-{
-  Reconcile *rc = user_data;
-  g_autoptr(GError) local_error = NULL;
-
-  if (record == NULL)
-    {
-      reconcile_warn (rc, "corrupt network record skipped: %s", load_error->message);
-      return;
-    }
-  if (holder_net_owner_is_alive (&record->owner))
-    return;
-
-  g_debug ("reclaiming network %s of dead owner %d", record->bridge,
-           (int) record->owner.pid);
-  if (!record_remove_host_state (record, rc->sock, rc->dir, TRUE, &local_error) ||
-      !holder_net_file_remove (path, &local_error))
-    {
-      reconcile_warn (rc, "reclaim network %s: %s", record->bridge, local_error->message);
-      return;
-    }
-  rc->reclaimed++;
-}
-
-/* Gives back every uplink that no live network uses any more. */
-static void
-reconcile_markers (Reconcile *rc)
-{
-  g_autoptr(GDir) folder = g_dir_open (rc->dir, 0, NULL);
-  const char *base;
-
-  while (folder != NULL && (base = g_dir_read_name (folder)) != NULL)
-    {
-      g_autofree char *path = NULL;
-      g_autoptr(HolderNetMarker) marker = NULL;
-      g_autoptr(GError) local_error = NULL;
-
-      if (!g_str_has_prefix (base, HOLDER_NET_MARKER_PREFIX) ||
-          !g_str_has_suffix (base, ".json"))
-        continue;
-      path = g_build_filename (rc->dir, base, NULL);
-      marker = holder_net_marker_load (path, &local_error);
-      if (marker == NULL)
-        {
-          reconcile_warn (rc, "corrupt forwarding marker skipped: %s", local_error->message);
-          continue;
-        }
-      if (!uplink_release (rc->dir, marker->uplink, NULL, &local_error))
-        reconcile_warn (rc, "restore forwarding of %s: %s", marker->uplink,
-                        local_error->message);
-    }
-}
-
-/* holder_file_replace's temporaries ("<file>.tmp-XXXXXX") left by a
- * writer that died mid-write. A live writer only writes a new file under
- * the lock we hold, and otherwise rewrites its own record: its
- * temporaries are kept. */
-static void
-reconcile_temporaries (Reconcile *rc)
-{
-  g_autoptr(GDir) folder = g_dir_open (rc->dir, 0, NULL);
-  const char *base;
-
-  while (folder != NULL && (base = g_dir_read_name (folder)) != NULL)
-    {
-      const char *suffix = strstr (base, ".tmp-");
-      g_autofree char *target_base = NULL;
-      g_autofree char *target = NULL;
-      g_autofree char *path = NULL;
-      g_autoptr(HolderNetRecord) owner_record = NULL;
-
-      if (suffix == NULL)
-        continue;
-      target_base = g_strndup (base, (gsize) (suffix - base));
-      target = g_build_filename (rc->dir, target_base, NULL);
-      if (is_record_file (target_base))
-        owner_record = holder_net_record_load (target, NULL);
-      if (owner_record != NULL && holder_net_owner_is_alive (&owner_record->owner))
-        continue;
-      path = g_build_filename (rc->dir, base, NULL);
-      holder_net_file_remove (path, NULL);
-    }
-}
-
-gboolean
-holder_linux_net_reconcile (const char   *root,
-                            guint        *out_reclaimed,
-                            char       ***out_warnings,
-                            GError      **error)
-{
-  g_autofree char *dir = NULL;
-  g_autoptr(HolderNetSock) sock = NULL;
-  g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
-  Reconcile rc = { 0 };
-  int lock_fd;
-
-  g_return_val_if_fail (root != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  if (out_reclaimed != NULL)
-    *out_reclaimed = 0;
-  if (out_warnings != NULL)
-    *out_warnings = NULL;
-
-  dir = networks_dir (root);
-  if (g_file_test (dir, G_FILE_TEST_IS_DIR))
-    {
-      sock = holder_net_sock_open (error);
-      if (sock == NULL)
-        return FALSE;
-      lock_fd = holder_net_lock (dir, error);
-      if (lock_fd < 0)
-        return FALSE;
-
-      rc.dir = dir;
-      rc.sock = sock;
-      rc.warnings = warnings;
-      foreach_record (dir, reconcile_record, &rc);
-      reconcile_markers (&rc);
-      reconcile_temporaries (&rc);
-      holder_net_unlock (lock_fd);
-    }
-
-  if (out_reclaimed != NULL)
-    *out_reclaimed = rc.reclaimed;
-  if (out_warnings != NULL)
-    {
-      g_ptr_array_add (warnings, NULL);
-      *out_warnings = (char **) g_ptr_array_steal (warnings, NULL);
-    }
   return TRUE;
 }

@@ -2,12 +2,15 @@
  *
  * The cluster network of the Linux VM backends: one bridge per helper, one
  * tap per VM, one nftables table for egress NAT and ingress filtering,
- * per-interface forwarding, and write-ahead records under <root>/networks/
- * that let reconcile undo whatever a dead helper left behind.
+ * per-interface forwarding, and write-ahead records in a root-owned runtime
+ * folder (holder-linux-net-dir.h) that let reconcile undo whatever a dead
+ * helper left behind.
  *
  * Netlink goes through libnl-route-3 and nf_tables through libnftables: no
- * `ip`, `nft`, `iptables` or `sysctl` processes. Every call is a short
- * kernel round trip, made on the main loop.
+ * `ip`, `nft`, `iptables` or `sysctl` processes. The calls below block
+ * (the host-wide lock, kernel round trips, waiting for killed processes):
+ * call them on a worker thread, one at a time per network, never on the
+ * main loop. Each call opens the handles it needs.
  *
  * Invariant of the records: a record always lists at least what exists on
  * the host. It is written before the bridge is created, before each tap is
@@ -17,7 +20,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 #include "holder-ipam.h"
 
@@ -25,16 +28,20 @@ G_BEGIN_DECLS
 
 typedef struct _HolderLinuxNet HolderLinuxNet;
 
-/* Creates the network: picks the first 192.168.X.0/24 that overlaps no
- * host address or route and that this process has not handed out, writes
- * the record, creates the bridge (fbx-<8 hex>) with .1/24 and brings it up,
- * installs the nft table, enables forwarding on the bridge and the uplink
- * (remembering the uplink's value). Fails with a message that says what to
- * do: "needs root (CAP_NET_ADMIN) to create bridges", "the kernel has no
- * nf_tables support", "no free 192.168.X.0/24 subnet". Undoes what it did
- * on failure. */
-HolderLinuxNet *holder_linux_net_create (const char *root,
-                                         GError    **error);
+/* Creates the network. Under the host-wide lock of the runtime folder:
+ * picks the first 192.168.X.0/24 that overlaps no host address or route,
+ * no live record and nothing this process handed out; writes the record;
+ * creates the bridge (fbx-<8 hex>) with .1/24 and brings it up; checks the
+ * choice again against the host's addresses and routes (another /24 that
+ * appeared meanwhile: the address is taken back and another chosen);
+ * installs the nft table; enables forwarding on the bridge and the uplink
+ * (remembering the uplink's value). Waits for the lock until @cancellable
+ * fires. Fails with a message that says what to do: "needs root
+ * (CAP_NET_ADMIN) to create bridges", a refused runtime folder, "the
+ * kernel has no nf_tables support", "no free 192.168.X.0/24 subnet".
+ * Undoes what it did on failure. */
+HolderLinuxNet *holder_linux_net_create (GCancellable  *cancellable,
+                                         GError       **error);
 
 /* "192.168.X.0/24" */
 const char *holder_linux_net_get_subnet (HolderLinuxNet *net);
@@ -79,22 +86,63 @@ gboolean holder_linux_net_remove_neighbour (HolderLinuxNet *net,
  * forwarding value when no other live cluster needs it, then deletes the
  * record. Idempotent. */
 gboolean holder_linux_net_close (HolderLinuxNet *net,
+                                 GCancellable   *cancellable,
                                  GError        **error);
 
 /* Frees the handle; does not touch the host (close first). */
 void holder_linux_net_free (HolderLinuxNet *net);
 
-/* For every record under <root>/networks/ whose owner is dead: kill the
- * VMM processes attached to its taps, delete taps, table and bridge,
- * restore forwarding, and delete the record once nothing of it survives.
- * Records of live owners are never touched. Corrupt records are skipped
- * and reported through @out_warnings (NULL-terminated, may be NULL), never
- * fatal. Returns FALSE only when reconcile could not run at all. */
-gboolean holder_linux_net_reconcile (const char   *root,
-                                     guint        *out_reclaimed,
-                                     char       ***out_warnings,
-                                     GError      **error);
+/* What reconcile did (or, in a dry run, would do). */
+typedef struct {
+  GPtrArray *kinds;    /* of char *: "link", "table", "record", "marker",
+                        * "forwarding", "process", "file" */
+  GPtrArray *whats;    /* of char *, one per kind: what it names */
+  GPtrArray *warnings; /* of char *: what was skipped, and why */
+  guint      networks; /* records of dead owners reclaimed */
+} HolderNetReport;
+
+HolderNetReport *holder_net_report_new (void);
+void holder_net_report_free (HolderNetReport *report);
+void holder_net_report_reclaimed (HolderNetReport *report,
+                                  const char      *kind,
+                                  const char      *format,
+                                  ...) G_GNUC_PRINTF (3, 4);
+void holder_net_report_warn (HolderNetReport *report,
+                             const char      *format,
+                             ...) G_GNUC_PRINTF (2, 3);
+
+/* Under the host-wide lock, for every record in this network namespace's
+ * folder whose owner is dead: kill the VMM processes attached to its taps,
+ * delete taps, table and bridge, and delete the record once nothing of it
+ * survives; then give back every uplink that no live network uses, and
+ * remove the temporary files of dead writers. Only files the helper's euid
+ * wrote are believed: anything else is skipped with a warning. Records of
+ * live owners are never touched.
+ *
+ * With @dry_run, nothing changes: @report lists what would go. Records
+ * that a helper of an older version left in @storage_root/networks/
+ * (nullable) are never read or acted on, only reported as a warning.
+ * Returns FALSE only when reconcile could not run at all (a refused
+ * runtime folder, no lock). */
+gboolean holder_linux_net_reconcile (const char      *storage_root,
+                                     gboolean         dry_run,
+                                     GCancellable    *cancellable,
+                                     HolderNetReport *report,
+                                     GError         **error);
+
+/* The taps named in records of live owners in this namespace's folder
+ * (read without the lock: records are replaced atomically). */
+GHashTable *holder_linux_net_live_taps (GError **error);
+
+/* Tests only: called after the bridge got its address and before the
+ * choice is checked again, to make a conflicting /24 appear there. */
+typedef void (*HolderLinuxNetHook) (const char *bridge,
+                                    const char *subnet,
+                                    gpointer    user_data);
+void holder_linux_net_set_address_hook (HolderLinuxNetHook hook,
+                                        gpointer           user_data);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HolderLinuxNet, holder_linux_net_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HolderNetReport, holder_net_report_free)
 
 G_END_DECLS
