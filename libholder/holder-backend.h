@@ -647,6 +647,49 @@ HOLDER_EXPORT
 gboolean holder_store_check_root (const char *root,
                                   GPtrArray  *checks);
 
+/**
+ * holder_store_open_folder:
+ * @root: the storage root
+ * @components: (array zero-terminated=1): the folders below it, one name
+ *   each (`{ "bin", NULL }`)
+ * @create: make missing folders (0755; as root working for a user, they
+ *   are given to that user)
+ * @error: return location for a #GError
+ *
+ * Opens a folder of the store the way the helper reaches every store path:
+ * from the checked root, one folder at a time with
+ * openat(O_NOFOLLOW|O_DIRECTORY), so a symbolic link planted in the store
+ * cannot send a root helper elsewhere; as root, each folder must belong to
+ * root or the user the helper works for and be writable by nobody else
+ * (HOLDER_ERROR_UNSAFE_PATH says what to fix). Create, open and remove
+ * files with the *at() calls from the returned descriptor.
+ *
+ * Returns: an O_DIRECTORY|O_CLOEXEC descriptor the caller closes, or -1
+ */
+HOLDER_EXPORT
+int holder_store_open_folder (const char        *root,
+                              const char *const *components,
+                              gboolean           create,
+                              GError           **error);
+
+/**
+ * holder_store_open_member_folder:
+ * @root: the storage root
+ * @name: a member name
+ * @create: make the folder if missing
+ * @error: return location for a #GError
+ *
+ * holder_store_open_folder() for @name's folder,
+ * `clusters/<cluster>/<name>` (holder_store_member_dir()).
+ *
+ * Returns: an O_DIRECTORY|O_CLOEXEC descriptor the caller closes, or -1
+ */
+HOLDER_EXPORT
+int holder_store_open_member_folder (const char *root,
+                                     const char *name,
+                                     gboolean    create,
+                                     GError    **error);
+
 /* ---- finding backends ----------------------------------------------------- */
 
 /**

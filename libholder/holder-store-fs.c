@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "holder-backend.h"
 #include "holder-error.h"
 #include "holder-store.h"
 #include "holder-store-fs-private.h"
@@ -766,4 +767,79 @@ int
 holder_store_dir_get_clusters_fd (HolderStoreDir *store)
 {
   return store->clusters_fd;
+}
+
+/* ---- for backends ----------------------------------------------------------- */
+
+int
+holder_store_open_folder (const char        *root,
+                          const char *const *components,
+                          gboolean           create,
+                          GError           **error)
+{
+  g_autoptr(HolderStoreDir) store = NULL;
+  g_autofree char *path = NULL;
+  int fd;
+
+  g_return_val_if_fail (root != NULL, -1);
+  g_return_val_if_fail (components != NULL && components[0] != NULL, -1);
+  g_return_val_if_fail (error == NULL || *error == NULL, -1);
+
+  store = holder_store_dir_open (root, create ? HOLDER_STORE_DIR_CREATE : HOLDER_STORE_DIR_READ,
+                                 error);
+  if (store == NULL)
+    return -1;
+  path = g_strdup (root);
+  fd = dup (store->root_fd);
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                   "%s: %s", root, g_strerror (saved_errno));
+      return -1;
+    }
+  for (guint i = 0; components[i] != NULL; i++)
+    {
+      g_autofree char *next_path = NULL;
+      int next;
+
+      if (strchr (components[i], '/') != NULL || g_str_equal (components[i], "..") ||
+          g_str_equal (components[i], ".") || components[i][0] == '\0')
+        {
+          close (fd);
+          g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_INVALID_ARGUMENT,
+                       "%s: \"%s\" is not a folder name", root, components[i]);
+          return -1;
+        }
+      next = holder_store_dir_open_folder (store, fd, path, components[i], create, error);
+      close (fd);
+      if (next < 0)
+        return -1;
+      next_path = g_build_filename (path, components[i], NULL);
+      g_free (path);
+      path = g_steal_pointer (&next_path);
+      fd = next;
+    }
+  return fd;
+}
+
+int
+holder_store_open_member_folder (const char *root,
+                                 const char *name,
+                                 gboolean    create,
+                                 GError    **error)
+{
+  g_autoptr(HolderStoreDir) store = NULL;
+
+  g_return_val_if_fail (root != NULL, -1);
+  g_return_val_if_fail (name != NULL, -1);
+  g_return_val_if_fail (error == NULL || *error == NULL, -1);
+
+  if (!holder_name_validate (name, error))
+    return -1;
+  store = holder_store_dir_open (root, create ? HOLDER_STORE_DIR_CREATE : HOLDER_STORE_DIR_READ,
+                                 error);
+  if (store == NULL)
+    return -1;
+  return holder_store_dir_open_member (store, name, create, error);
 }

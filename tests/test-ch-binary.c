@@ -618,8 +618,8 @@ test_download_bin_symlink (Fixture       *f,
   g_assert_cmpint (symlink (elsewhere, f->bin_dir), ==, 0);
   path = download (f, url, f->payload_sha256, NULL, &error);
   g_assert_null (path);
-  want = g_strdup_printf ("%s is not a folder (a symbolic link or a file): the helper does "
-                          "not follow links inside the storage root; remove it", f->bin_dir);
+  want = g_strdup_printf ("%s is a symbolic link: the helper never follows links inside the "
+                          "storage root; replace it with a real folder (or remove it)", f->bin_dir);
   g_assert_cmpstr (error->message, ==, want);
   dir = g_dir_open (elsewhere, 0, NULL);
   g_assert_null (g_dir_read_name (dir));

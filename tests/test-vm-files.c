@@ -1,6 +1,6 @@
 /* test-vm-files.c: a VM's files opened as the user a root helper works for
  * (backends/linux/holder-vm-files.c, holder-acting-user.c,
- * holder-store-dir.c). Runs as root with SUDO_UID=4242, an unprivileged uid
+ * holder_store_open_member_folder()). Runs as root with SUDO_UID=4242, an unprivileged uid
  * with no passwd entry, against files in a scratch folder: root-only files
  * are refused with the message, symbolic links at the serial log are not
  * followed, and nothing root-only is read, written or truncated.
@@ -342,7 +342,8 @@ test_root_for_itself (Fixture       *f,
   g_clear_pointer (&spec->serial_log_path, g_free);
   files = open_files (f, spec, HOLDER_VM_FILES_INPUTS, &error);
   g_assert_null (files);
-  g_assert_nonnull (strstr (error->message, "is owned by uid 4242, not by root or uid 0"));
+  g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_UNSAFE_PATH);
+  g_assert_nonnull (strstr (error->message, "(owner uid 4242, mode "));
 }
 
 static void
@@ -472,8 +473,9 @@ test_default_log_planted (Fixture       *f,
   g_assert_cmpint (symlink (elsewhere, cluster_dir), ==, 0);
   files = open_files (f, spec, HOLDER_VM_FILES_INPUTS, &error);
   g_assert_null (files);
-  message = g_strdup_printf ("serial log: %s is not a folder (a symbolic link or a file): the "
-                             "helper does not follow links inside the storage root; remove it",
+  message = g_strdup_printf ("serial log: %s is a symbolic link: the helper never follows "
+                             "links inside the storage root; replace it with a real folder "
+                             "(or remove it)",
                              cluster_dir);
   g_assert_cmpstr (error->message, ==, message);
   g_clear_error (&error);
@@ -486,10 +488,11 @@ test_default_log_planted (Fixture       *f,
   g_assert_cmpint (chmod (cluster_dir, 0777), ==, 0);
   files = open_files (f, spec, HOLDER_VM_FILES_INPUTS, &error);
   g_assert_null (files);
-  message = g_strdup_printf ("serial log: %s is writable by group or others: the helper runs "
-                             "as root and will not work in it (chmod go-w %s)",
-                             cluster_dir, cluster_dir);
-  g_assert_cmpstr (error->message, ==, message);
+  g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_UNSAFE_PATH);
+  message = g_strdup_printf ("serial log: unsafe storage folder %s (owner uid 0, mode 0777): ",
+                             cluster_dir);
+  g_assert_true (g_str_has_prefix (error->message, message));
+  g_assert_nonnull (strstr (error->message, "run chmod go-w '"));
 }
 
 /* libvirtd opens paths itself: a path swapped after the check is seen. */

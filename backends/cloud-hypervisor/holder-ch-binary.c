@@ -16,7 +16,6 @@
 #include "holder-ch-binary.h"
 #include "holder-acting-user.h"
 #include "holder-backend.h"
-#include "holder-store-dir.h"
 #include "holder-version.h"
 
 /* Linux 6.3's flag for a memfd that may be executed; older kernels refuse
@@ -314,7 +313,7 @@ holder_ch_binary_open_verified (const char             *root,
       g_prefix_error (error, "cannot verify the cached %s: ", path);
       return -1;
     }
-  dir_fd = holder_store_dir_open (root, bin, FALSE, holder_acting_user_uid (), error);
+  dir_fd = holder_store_open_folder (root, bin, FALSE, error);
   if (dir_fd < 0)
     return -1;
   in = openat (dir_fd, CH_CACHE_NAME, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
@@ -802,7 +801,7 @@ holder_ch_binary_download_async (const char             *root,
   {
     const char *const bin[] = { CH_BIN_DIR, NULL };
 
-    d->bin_fd = holder_store_dir_open (root, bin, TRUE, holder_acting_user_uid (), &error);
+    d->bin_fd = holder_store_open_folder (root, bin, TRUE, &error);
     if (d->bin_fd < 0)
       {
         g_task_return_error (task, error);

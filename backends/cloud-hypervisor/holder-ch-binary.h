@@ -63,7 +63,7 @@ int  holder_ch_binary_open_verified_finish (GAsyncResult  *result,
                                             GError       **error);
 
 /* Downloads @release into <root>/bin/ (reached with O_NOFOLLOW from a
- * checked root, see holder-store-dir.h) through a temporary name made
+ * checked root, see holder_store_open_folder()) through a temporary name made
  * with O_EXCL, checks its SHA-256, makes it executable through its
  * descriptor and renames it into place within that folder. Fails with a
  * clear message when offline ("download cloud-hypervisor v52.0 from <url>:

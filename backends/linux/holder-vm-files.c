@@ -14,7 +14,6 @@
 
 #include "holder-acting-user.h"
 #include "holder-boot-extract.h"
-#include "holder-store-dir.h"
 #include "holder-vm-files.h"
 
 #define DEFAULT_SERIAL_LOG "serial.log"
@@ -271,7 +270,7 @@ open_default_serial_log (HolderVmFiles           *files,
   g_autofree char *path = g_build_filename (dir_path, DEFAULT_SERIAL_LOG, NULL);
   int dir_fd, fd;
 
-  dir_fd = holder_store_dir_open_member (storage_root, name, user->uid, error);
+  dir_fd = holder_store_open_member_folder (storage_root, name, TRUE, error);
   if (dir_fd < 0)
     {
       g_prefix_error (error, "serial log: ");
