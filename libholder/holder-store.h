@@ -256,7 +256,7 @@ typedef void (*HolderReclaimFunc) (const char *kind,
  * @out_pid: (out) (optional): that helper's pid, or 0
  *
  * Whether a live helper serves @name: it holds the member's lock
- * (<root>/run/<h>.sock.lock), which a helper takes before it binds the
+ * (`<root>/run/<h>.sock.lock`), which a helper takes before it binds the
  * member's socket and keeps until it has removed it, and which the kernel
  * drops when the helper dies. A zombie or a reused pid holds no lock, so
  * neither fools it. @out_pid gets that helper's pid from the pidfile, or 0
