@@ -253,6 +253,8 @@ test_out_of_tree_backend (void)
 
   /* The helper checks a spec's files before any backend but the fake
    * sees them. */
+  g_free (spec->disk_path);
+  g_free (spec->seed_path);
   spec->disk_path = g_build_filename (install.dir, "disk.raw", NULL);
   spec->seed_path = g_build_filename (install.dir, "seed.iso", NULL);
   g_assert_true (g_file_set_contents (spec->disk_path, "", 0, NULL));

@@ -107,6 +107,8 @@ test_bound_cluster (void)
       g_assert_no_error (error);
       g_assert_cmpstr (reservation->mac, ==, expected_mac);
 
+      g_free (spec->disk_path);
+      g_free (spec->seed_path);
       spec->disk_path = g_strdup ("/nonexistent/disk.raw");
       spec->seed_path = g_strdup ("/nonexistent/seed.iso");
       spec->cpus = 1;

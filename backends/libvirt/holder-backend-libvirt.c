@@ -34,7 +34,7 @@
 #include <libvirt-glib/libvirt-glib.h>
 #include <libvirt/virterror.h>
 
-#include "holder-backend.h"
+#include "holder-libvirt-private.h"
 #include "holder-boot-extract.h"
 #include "holder-ipam.h"
 #include "holder-libvirt-console.h"
@@ -44,116 +44,6 @@
 #include "holder-guest-wait.h"
 #include "holder-vm-files.h"
 #include "holder-linux-net-host.h"
-
-#define DEFAULT_URI            HOLDER_LIBVIRT_DEFAULT_URI
-/* The first /24 tried; libvirt refuses one in use and we take the next. */
-#define FIRST_THIRD_OCTET      100
-/* The stop ladder: the power button, then destroy; under 20 s in all. */
-#define STOP_POWER_BUTTON_MS   10000
-#define STOP_DESTROY_EVENT_MS  5000
-/* After the domain stopped, how long the serial log may take to end. */
-#define STOP_CONSOLE_DRAIN_MS  2000
-/* Keepalive towards libvirtd: a ping every 5 s, 6 unanswered = dead. */
-#define KEEPALIVE_INTERVAL_S   5
-#define KEEPALIVE_COUNT        6
-
-typedef enum {
-  VM_CREATED,   /* defined here only; no domain */
-  VM_STARTING,  /* the create RPC is queued or running */
-  VM_RUNNING,
-  VM_STOPPING,
-  VM_STOPPED,   /* the domain is gone */
-} VmState;
-
-typedef struct {
-  HolderBackend       parent;
-  char               *uri;
-  char               *virt_type;   /* from the environment, NULL: detect */
-  gboolean            local;       /* libvirtd runs here: paths are ours to check */
-  char               *id;          /* 8 hex digits, in every name we make */
-  HolderLibvirtOwner  owner;       /* immutable after new: read by the worker */
-  HolderLibvirtWorker *worker;
-
-  /* Main context only. */
-  char               *network;     /* "holder-<id>" once created */
-  char               *bridge;      /* its bridge, "hbr-<id>" */
-  /* Netlink in this namespace, once the bridge is known to be here (a
-   * local URI, and the rights to change it): NULL elsewhere. */
-  HolderNetSock      *neighbours;
-  gboolean            neighbours_checked;
-  char               *subnet;
-  HolderIpam         *ipam;
-  GHashTable         *vms;         /* uuid -> HolderVm (unowned) with a domain */
-
-  GMainContext       *context;     /* the main context */
-  /* A lost connection, reported from whichever thread saw it. */
-  GMutex              closed_lock;
-  GSource            *closed_source;
-  gboolean            freeing;
-
-  /* Worker thread only (hooks). */
-  char               *worker_virt_type;
-  int                 lifecycle_callback;
-  gboolean            close_callback;
-} HolderBackendLibvirt;
-
-struct _HolderVm {
-  gint                  ref_count;
-  HolderBackendLibvirt *backend;    /* NULL once the backend is gone */
-  HolderMemberSpec     *spec;
-  HolderReservation    *reservation;
-  char                 *domain_name;
-  HolderVmFiles        *files;      /* opened (or checked) as the user */
-  char                 *cmdline;
-  char                 *uuid;       /* new for each start */
-  VmState               state;
-  gboolean              guest_shut_down;
-  char                 *exit_message;
-  HolderLibvirtConsole *console;    /* copies the serial log, when asked */
-  /* wait_ip: kept after it ended, since whether the guest came up
-   * decides how it is stopped */
-  HolderGuestWait      *wait;
-  /* stop */
-  GTask                *stop_task;
-  GSource              *stop_timer;
-  gboolean              destroying;
-};
-
-static HolderVm *
-vm_ref (HolderVm *vm)
-{
-  g_atomic_int_inc (&vm->ref_count);
-  return vm;
-}
-
-static void
-vm_unref (HolderVm *vm)
-{
-  if (vm == NULL || !g_atomic_int_dec_and_test (&vm->ref_count))
-    return;
-  g_warn_if_fail (!holder_guest_wait_is_pending (vm->wait) && vm->stop_task == NULL);
-  if (vm->stop_timer != NULL)
-    {
-      g_source_destroy (vm->stop_timer);
-      g_source_unref (vm->stop_timer);
-    }
-  g_clear_pointer (&vm->wait, holder_guest_wait_unref);
-  holder_libvirt_console_free (vm->console);
-  holder_member_spec_free (vm->spec);
-  holder_reservation_free (vm->reservation);
-  g_free (vm->domain_name);
-  g_clear_pointer (&vm->files, holder_vm_files_unref);
-  g_free (vm->cmdline);
-  g_free (vm->uuid);
-  g_free (vm->exit_message);
-  g_free (vm);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (HolderVm, vm_unref)
-
-static void vm_stopped (HolderVm *vm, const char *message);
-static void vm_release_console (HolderVm *vm);
-static void stop_complete (HolderVm *vm, GError *error);
 
 /* ---- worker hooks (worker thread) ----------------------------------------- */
 
@@ -210,7 +100,7 @@ on_lifecycle (virConnectPtr  conn,
         detail = VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN;
       message = g_strdup_printf ("libvirt domain %s stopped: %s", vm->domain_name,
                                  describe_stop (detail));
-      vm_stopped (vm, message);
+      holder_libvirt_vm_stopped (vm, message);
     }
   return 0;
 }
@@ -233,7 +123,7 @@ on_connection_closed_idle (gpointer user_data)
   g_warning ("the connection to %s closed", self->uri);
   vms = g_hash_table_get_values (self->vms);
   for (GList *l = vms; l != NULL; l = l->next)
-    vm_stopped (l->data, message);
+    holder_libvirt_vm_stopped (l->data, message);
   return G_SOURCE_REMOVE;
 }
 
@@ -413,437 +303,6 @@ libvirt_free (HolderBackend *backend)
   g_free (self);
 }
 
-/* ---- reconcile (worker thread) ---------------------------------------------- */
-
-static HolderLibvirtOwnerState
-domain_owner_state (virDomainPtr              domain,
-                    const HolderLibvirtOwner *self)
-{
-  g_auto(HolderLibvirtOwner) owner = { 0 };
-  g_autofree char *xml = virDomainGetMetadata (domain, VIR_DOMAIN_METADATA_ELEMENT,
-                                               HOLDER_LIBVIRT_OWNER_NS, 0);
-
-  if (xml == NULL || !holder_libvirt_owner_parse (xml, &owner))
-    return HOLDER_LIBVIRT_OWNER_UNKNOWN;
-  return holder_libvirt_owner_check (&owner, self);
-}
-
-static HolderLibvirtOwnerState
-network_owner_state (virNetworkPtr             network,
-                     const HolderLibvirtOwner *self)
-{
-  g_auto(HolderLibvirtOwner) owner = { 0 };
-  g_autofree char *xml = virNetworkGetXMLDesc (network, 0);
-
-  if (xml == NULL || !holder_libvirt_owner_parse (xml, &owner))
-    return HOLDER_LIBVIRT_OWNER_UNKNOWN;
-  return holder_libvirt_owner_check (&owner, self);
-}
-
-/* What reconcile removed (or, in a dry run, would remove): pairs of kind
- * ("domain", "network") and name, handed to the host on the main loop. */
-typedef struct {
-  HolderBackendLibvirt *self;     /* main thread only */
-  gboolean              dry_run;
-  GPtrArray            *kinds;    /* of char *, filled on the worker */
-  GPtrArray            *names;
-} ReconcileJob;
-
-static void
-reconcile_job_free (ReconcileJob *job)
-{
-  g_ptr_array_unref (job->kinds);
-  g_ptr_array_unref (job->names);
-  g_free (job);
-}
-
-/* Domains first (they hold the networks' ports), then networks. Only names
- * with our prefix and owners judged dead are touched, and with @dry_run
- * none is. Failures on one object are warnings; the rest goes on.
- * @job (nullable) collects what went. */
-static gboolean
-reconcile_run (virConnectPtr              conn,
-               const HolderLibvirtOwner  *self,
-               ReconcileJob              *job,
-               GError                   **error)
-{
-  virDomainPtr *domains = NULL;
-  virNetworkPtr *networks = NULL;
-  gboolean dry_run = job != NULL && job->dry_run;
-  int n_domains, n_networks;
-
-  n_domains = virConnectListAllDomains (conn, &domains, 0);
-  if (n_domains < 0)
-    {
-      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND, "list domains: %s",
-                   holder_libvirt_error_message ());
-      return FALSE;
-    }
-  for (int i = 0; i < n_domains; i++)
-    {
-      const char *name = virDomainGetName (domains[i]);
-
-      if (g_str_has_prefix (name, HOLDER_LIBVIRT_NAME_PREFIX) &&
-          domain_owner_state (domains[i], self) == HOLDER_LIBVIRT_OWNER_DEAD)
-        {
-          /* Asked first: a transient domain is gone once destroyed. */
-          gboolean persistent = virDomainIsPersistent (domains[i]) == 1;
-          gboolean gone = TRUE;
-
-          g_debug ("reconcile: %s domain %s of a dead helper",
-                   dry_run ? "would destroy" : "destroying", name);
-          if (!dry_run && virDomainIsActive (domains[i]) == 1 && virDomainDestroy (domains[i]) < 0)
-            {
-              g_warning ("reconcile: destroy domain %s: %s", name, holder_libvirt_error_message ());
-              gone = FALSE;
-            }
-          else if (!dry_run && persistent && virDomainUndefine (domains[i]) < 0)
-            {
-              g_warning ("reconcile: undefine domain %s: %s", name, holder_libvirt_error_message ());
-              gone = FALSE;
-            }
-          if (gone && job != NULL)
-            {
-              g_ptr_array_add (job->kinds, g_strdup ("domain"));
-              g_ptr_array_add (job->names, g_strdup (name));
-            }
-        }
-      virDomainFree (domains[i]);
-    }
-  free (domains);
-
-  n_networks = virConnectListAllNetworks (conn, &networks, 0);
-  if (n_networks < 0)
-    {
-      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND, "list networks: %s",
-                   holder_libvirt_error_message ());
-      return FALSE;
-    }
-  for (int i = 0; i < n_networks; i++)
-    {
-      const char *name = virNetworkGetName (networks[i]);
-
-      if (g_str_has_prefix (name, HOLDER_LIBVIRT_NAME_PREFIX) &&
-          network_owner_state (networks[i], self) == HOLDER_LIBVIRT_OWNER_DEAD)
-        {
-          gboolean persistent = virNetworkIsPersistent (networks[i]) == 1;
-          gboolean gone = TRUE;
-
-          g_debug ("reconcile: %s network %s of a dead helper",
-                   dry_run ? "would destroy" : "destroying", name);
-          if (!dry_run && virNetworkIsActive (networks[i]) == 1 && virNetworkDestroy (networks[i]) < 0)
-            {
-              g_warning ("reconcile: destroy network %s: %s", name, holder_libvirt_error_message ());
-              gone = FALSE;
-            }
-          else if (!dry_run && persistent && virNetworkUndefine (networks[i]) < 0)
-            {
-              g_warning ("reconcile: undefine network %s: %s", name, holder_libvirt_error_message ());
-              gone = FALSE;
-            }
-          if (gone && job != NULL)
-            {
-              g_ptr_array_add (job->kinds, g_strdup ("network"));
-              g_ptr_array_add (job->names, g_strdup (name));
-            }
-        }
-      virNetworkFree (networks[i]);
-    }
-  free (networks);
-  return TRUE;
-}
-
-static void
-reconcile_job (GTask         *task,
-               virConnectPtr  conn,
-               gpointer       job_data)
-{
-  ReconcileJob *job = job_data;
-  GError *error = NULL;
-
-  if (!reconcile_run (conn, &job->self->owner, job, &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
-}
-
-/* On the main loop: what went is reported to the host, then the caller's
- * task completes. */
-static void
-on_reconciled (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  g_autoptr(GTask) outer = user_data;
-  ReconcileJob *job = g_task_get_task_data (G_TASK (result));
-  GError *error = NULL;
-
-  for (guint i = 0; i < job->kinds->len; i++)
-    holder_backend_report_reclaimed (&job->self->parent, g_ptr_array_index (job->kinds, i),
-                                     g_ptr_array_index (job->names, i));
-  if (job->kinds->len > 0 && !job->dry_run)
-    g_message ("reconcile: reclaimed %u domain(s) and network(s) of dead helpers",
-               job->kinds->len);
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
-    g_task_return_error (outer, error);
-  else
-    g_task_return_boolean (outer, TRUE);
-}
-
-static void
-libvirt_reconcile_async (HolderBackend        *backend,
-                         HolderReconcileFlags  flags,
-                         GCancellable         *cancellable,
-                         GAsyncReadyCallback   callback,
-                         gpointer              user_data)
-{
-  HolderBackendLibvirt *self = (HolderBackendLibvirt *) backend;
-  GTask *outer = g_task_new (NULL, cancellable, callback, user_data);
-  g_autoptr(GTask) task = g_task_new (NULL, cancellable, on_reconciled, outer);
-  ReconcileJob *job = g_new0 (ReconcileJob, 1);
-
-  g_task_set_name (outer, "libvirt_reconcile_async");
-  g_task_set_name (task, "libvirt_reconcile_job");
-  job->self = self;
-  job->dry_run = (flags & HOLDER_RECONCILE_FLAGS_DRY_RUN) != 0;
-  job->kinds = g_ptr_array_new_with_free_func (g_free);
-  job->names = g_ptr_array_new_with_free_func (g_free);
-  g_task_set_task_data (task, job, (GDestroyNotify) reconcile_job_free);
-  holder_libvirt_worker_push (self->worker, task, reconcile_job, job, NULL);
-}
-
-/* ---- network ----------------------------------------------------------------- */
-
-typedef struct {
-  HolderBackendLibvirt *self;   /* for the owner only (immutable) */
-  char                 *name;
-  char                 *bridge;
-} NetworkJob;
-
-static void
-network_job_free (NetworkJob *job)
-{
-  g_free (job->name);
-  g_free (job->bridge);
-  g_free (job);
-}
-
-/* Reconcile first, so that subnets of dead helpers are free again, then
- * the first /24 from .100 that libvirt accepts. Returns the third octet. */
-static void
-create_network_job (GTask         *task,
-                    virConnectPtr  conn,
-                    gpointer       job_data)
-{
-  NetworkJob *job = job_data;
-  g_autoptr(GError) reconcile_error = NULL;
-
-  if (!reconcile_run (conn, &job->self->owner, NULL, &reconcile_error))
-    g_warning ("reconcile: %s", reconcile_error->message);
-
-  for (guint n = 0; n < 255; n++)
-    {
-      guint octet = (FIRST_THIRD_OCTET + n) % 255;
-      g_autofree char *xml = holder_libvirt_network_xml (job->name, job->bridge, octet,
-                                                         &job->self->owner);
-      virNetworkPtr network = virNetworkCreateXML (conn, xml);
-
-      if (network != NULL)
-        {
-          virNetworkFree (network);
-          g_task_return_int (task, octet);
-          return;
-        }
-      /* "Network is already in use by interface ...": the next one. */
-      if (strstr (holder_libvirt_error_message (), "already in use") == NULL)
-        {
-          g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                                   "create libvirt network %s: %s", job->name,
-                                   holder_libvirt_error_message ());
-          return;
-        }
-    }
-  g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                           "create libvirt network %s: no free 192.168.X.0/24 subnet: "
-                           "every one is in use on the hypervisor host", job->name);
-}
-
-static void
-on_network_created (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  HolderBackendLibvirt *self = g_task_get_task_data (task);
-  GError *error = NULL;
-  gssize octet = g_task_propagate_int (G_TASK (result), &error);
-
-  if (octet < 0)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  self->network = g_strdup_printf (HOLDER_LIBVIRT_NAME_PREFIX "%s", self->id);
-  self->bridge = g_strdup_printf ("hbr-%s", self->id);
-  self->subnet = g_strdup_printf ("192.168.%u.0/24", (guint) octet);
-  self->ipam = holder_ipam_new ((192u << 24) | (168u << 16) | ((guint) octet << 8));
-  g_debug ("network %s on %s", self->network, self->subnet);
-  g_task_return_pointer (task, g_strdup (self->subnet), g_free);
-}
-
-static void
-libvirt_create_network_async (HolderBackend       *backend,
-                              GCancellable        *cancellable,
-                              GAsyncReadyCallback  callback,
-                              gpointer             user_data)
-{
-  HolderBackendLibvirt *self = (HolderBackendLibvirt *) backend;
-  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
-  g_autoptr(GTask) inner = NULL;
-  NetworkJob *job;
-
-  g_task_set_name (task, "libvirt_create_network_async");
-  if (self->subnet != NULL)
-    {
-      g_task_return_pointer (task, g_strdup (self->subnet), g_free);
-      return;
-    }
-  g_task_set_task_data (task, self, NULL);
-
-  job = g_new0 (NetworkJob, 1);
-  job->self = self;
-  job->name = g_strdup_printf (HOLDER_LIBVIRT_NAME_PREFIX "%s", self->id);
-  job->bridge = g_strdup_printf ("hbr-%s", self->id); /* 12 bytes of IFNAMSIZ's 15 */
-  inner = g_task_new (NULL, NULL, on_network_created, g_object_ref (task));
-  /* A network that exists must be known here: the job always completes. */
-  g_task_set_check_cancellable (inner, FALSE);
-  holder_libvirt_worker_push (self->worker, inner, create_network_job, job,
-                              (GDestroyNotify) network_job_free);
-}
-
-static void
-destroy_network_job (GTask         *task,
-                     virConnectPtr  conn,
-                     gpointer       job_data)
-{
-  const char *name = job_data;
-  virNetworkPtr network = virNetworkLookupByName (conn, name);
-
-  if (network == NULL)
-    {
-      if (holder_libvirt_error_code () == VIR_ERR_NO_NETWORK)
-        g_task_return_boolean (task, TRUE);
-      else
-        g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                                 "look up libvirt network %s: %s", name,
-                                 holder_libvirt_error_message ());
-      return;
-    }
-  if (virNetworkDestroy (network) < 0 && holder_libvirt_error_code () != VIR_ERR_NO_NETWORK)
-    g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                             "destroy libvirt network %s: %s", name,
-                             holder_libvirt_error_message ());
-  else
-    g_task_return_boolean (task, TRUE);
-  virNetworkFree (network);
-}
-
-static void
-libvirt_close_network_async (HolderBackend       *backend,
-                             GCancellable        *cancellable,
-                             GAsyncReadyCallback  callback,
-                             gpointer             user_data)
-{
-  HolderBackendLibvirt *self = (HolderBackendLibvirt *) backend;
-  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
-
-  g_task_set_name (task, "libvirt_close_network_async");
-  if (self->network == NULL)
-    {
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-  g_task_set_check_cancellable (task, FALSE);
-  holder_libvirt_worker_push (self->worker, task, destroy_network_job,
-                              g_strdup (self->network), g_free);
-  g_clear_pointer (&self->network, g_free);
-}
-
-/* ---- neighbour entries ---------------------------------------------------------- */
-
-/* Whether the network's bridge is in this network namespace and ours to
- * change: a local URI and CAP_NET_ADMIN. Found out once. */
-static HolderNetSock *
-neighbour_sock (HolderBackendLibvirt *self)
-{
-  g_autoptr(GError) error = NULL;
-  gboolean exists = FALSE;
-
-  if (self->neighbours_checked || self->bridge == NULL)
-    return self->neighbours;
-  self->neighbours_checked = TRUE;
-  if (!holder_net_has_net_admin ())
-    return NULL;
-  self->neighbours = holder_net_sock_open (&error);
-  if (self->neighbours != NULL &&
-      (!holder_net_link_exists (self->neighbours, self->bridge, &exists, &error) || !exists))
-    g_clear_pointer (&self->neighbours, holder_net_sock_free);
-  if (self->neighbours == NULL)
-    g_debug ("bridge %s is not in this namespace%s%s: no neighbour entries", self->bridge,
-             error != NULL ? ": " : "", error != NULL ? error->message : "");
-  return self->neighbours;
-}
-
-/* As the cloud-hypervisor backend does (docs/linux-network.md): a
- * permanent neighbour entry for the guest, so that probes of its port 22
- * never wait for address resolution; where the bridge is on another
- * machine, probes resolve as usual. libvirt gives its bridges an address
- * of their own, so the entries stay when ports come and go, and they go
- * with the bridge when the network is destroyed (close, reconcile). */
-static void
-neighbour_add (const char              *name,
-               const HolderReservation *reservation,
-               gpointer                 user_data)
-{
-  HolderBackendLibvirt *self = user_data;
-  HolderNetSock *sock = neighbour_sock (self);
-  g_autoptr(GError) error = NULL;
-
-  if (sock != NULL &&
-      !holder_net_neigh_set (sock, self->bridge, reservation->ip, reservation->mac, &error))
-    g_warning ("%s: %s; probes of its port 22 wait for address resolution", name,
-               error->message);
-}
-
-static void
-neighbour_remove (HolderBackendLibvirt *self,
-                  const char           *name,
-                  const char           *ip)
-{
-  HolderNetSock *sock = neighbour_sock (self);
-  g_autoptr(GError) error = NULL;
-
-  if (sock != NULL && !holder_net_neigh_delete (sock, self->bridge, ip, &error))
-    g_warning ("%s: %s", name, error->message);
-}
-
-/* The address and the MAC are the backend's own choice, and the guest
- * takes the address statically (the network runs no DHCP server): it can
- * be probed from the moment the domain runs, with no lease to wait for. */
-static void
-libvirt_reserve_async (HolderBackend       *backend,
-                       const char          *name,
-                       const char          *ip_hint,
-                       GCancellable        *cancellable,
-                       GAsyncReadyCallback  callback,
-                       gpointer             user_data)
-{
-  HolderBackendLibvirt *self = (HolderBackendLibvirt *) backend;
-
-  holder_ipam_reserve_async (self->ipam, name, ip_hint, neighbour_add, self,
-                             cancellable, callback, user_data);
-}
-
 /* ---- create -------------------------------------------------------------------- */
 
 static gboolean
@@ -888,7 +347,7 @@ on_vm_files (GObject      *source,
       g_task_return_error (task, error);
       return;
     }
-  g_task_return_pointer (task, vm_ref (vm), (GDestroyNotify) vm_unref);
+  g_task_return_pointer (task, holder_libvirt_vm_ref (vm), (GDestroyNotify) holder_libvirt_vm_unref);
 }
 
 /* Nothing reaches libvirt yet: the kernel comes from the spec (direct boot)
@@ -929,7 +388,7 @@ libvirt_create_vm_async (HolderBackend           *backend,
   vm->domain_name = g_strdup_printf (HOLDER_LIBVIRT_NAME_PREFIX "%s-%s", self->id, spec->name);
   vm->cmdline = g_strdup (spec->cmdline != NULL ? spec->cmdline : HOLDER_BOOT_DEFAULT_CMDLINE);
   vm->state = VM_CREATED;
-  g_task_set_task_data (task, vm, (GDestroyNotify) vm_unref);
+  g_task_set_task_data (task, vm, (GDestroyNotify) holder_libvirt_vm_unref);
 
   holder_vm_files_open_async (self->parent.host->storage_root, spec,
                               self->local ? HOLDER_VM_FILES_INPUTS : HOLDER_VM_FILES_NONE,
@@ -1056,41 +515,6 @@ start_job (GTask         *task,
   virDomainFree (domain);
 }
 
-/* Ends a console stream that ended or is no longer wanted: both calls reach
- * the daemon. */
-static void
-stream_abort_job (GTask         *task,
-                  virConnectPtr  conn,
-                  gpointer       job_data)
-{
-  virStreamPtr stream = job_data;
-
-  virStreamAbort (stream);
-  virStreamFree (stream);
-  g_task_return_boolean (task, TRUE);
-}
-
-/* Stops copying the serial log; its stream is ended on the worker (or
- * freed here when the connection is already closed). */
-static void
-vm_release_console (HolderVm *vm)
-{
-  virStreamPtr stream;
-
-  if (vm->console == NULL)
-    return;
-  stream = holder_libvirt_console_steal_stream (vm->console);
-  if (stream != NULL && vm->backend != NULL)
-    {
-      g_autoptr(GTask) task = g_task_new (NULL, NULL, NULL, NULL);
-
-      holder_libvirt_worker_push (vm->backend->worker, task, stream_abort_job, stream, NULL);
-    }
-  else if (stream != NULL)
-    virStreamFree (stream);
-}
-
-
 /* Main context: the domain's console ended (it stopped). */
 static void
 on_console_ended (HolderLibvirtConsole *console,
@@ -1098,10 +522,10 @@ on_console_ended (HolderLibvirtConsole *console,
 {
   HolderVm *vm = user_data;
 
-  vm_release_console (vm);
+  holder_libvirt_vm_release_console (vm);
   /* A stop waits for the end of the log before it completes. */
   if (vm->state == VM_STOPPED && vm->stop_task != NULL)
-    stop_complete (vm, NULL);
+    holder_libvirt_stop_complete (vm, NULL);
 }
 
 static void
@@ -1123,7 +547,7 @@ on_started (GObject      *source,
       if (vm->backend != NULL && vm->uuid != NULL)
         g_hash_table_remove (vm->backend->vms, vm->uuid);
       vm->state = VM_STOPPED;
-      stop_complete (vm, NULL);
+      holder_libvirt_stop_complete (vm, NULL);
       g_task_return_error (task, error);
       return;
     }
@@ -1153,7 +577,7 @@ libvirt_start_vm_async (HolderBackend       *backend,
   StartJob *job;
 
   g_task_set_name (task, "libvirt_start_vm_async");
-  g_task_set_task_data (task, vm_ref (vm), (GDestroyNotify) vm_unref);
+  g_task_set_task_data (task, holder_libvirt_vm_ref (vm), (GDestroyNotify) holder_libvirt_vm_unref);
   if (vm->state != VM_CREATED && vm->state != VM_STOPPED)
     {
       g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
@@ -1169,7 +593,7 @@ libvirt_start_vm_async (HolderBackend       *backend,
 
   /* The log was opened as the user when the VM was made; each start
    * begins it afresh. */
-  vm_release_console (vm);
+  holder_libvirt_vm_release_console (vm);
   g_clear_pointer (&vm->console, holder_libvirt_console_free);
   {
     const HolderVmFile *log = holder_vm_files_get (vm->files, HOLDER_VM_FILE_SERIAL_LOG);
@@ -1200,7 +624,7 @@ libvirt_start_vm_async (HolderBackend       *backend,
   vm->destroying = FALSE;
   vm->state = VM_STARTING;
   /* Again: a member started after a stop lost its entry with its domain. */
-  neighbour_add (vm->spec->name, vm->reservation, self);
+  holder_libvirt_neighbour_add (vm->spec->name, vm->reservation, self);
   /* Known before the domain exists, so that no event about it is missed. */
   g_hash_table_insert (self->vms, g_strdup (vm->uuid), vm);
 
@@ -1226,17 +650,6 @@ libvirt_start_vm_async (HolderBackend       *backend,
 }
 
 /* ---- wait for the IP ---------------------------------------------------------- */
-
-/* The domain stopped, or is being stopped: a wait in flight ends. */
-static void
-wait_abort (HolderVm *vm,
-            GError   *error)
-{
-  if (holder_guest_wait_is_pending (vm->wait))
-    holder_guest_wait_abort (vm->wait, error);
-  else
-    g_error_free (error);
-}
 
 static void
 libvirt_wait_ip_async (HolderBackend       *backend,
@@ -1272,294 +685,6 @@ libvirt_wait_ip_async (HolderBackend       *backend,
                                                       : "the domain is not running");
 }
 
-/* ---- stop ------------------------------------------------------------------------- */
-
-typedef enum {
-  DOMAIN_SHUTDOWN,
-  DOMAIN_DESTROY,
-} DomainAction;
-
-typedef struct {
-  char         *name;
-  char         *uuid;
-  DomainAction  action;
-} DomainJob;
-
-static void
-domain_job_free (DomainJob *job)
-{
-  g_free (job->name);
-  g_free (job->uuid);
-  g_free (job);
-}
-
-/* Returns 1 when the domain is already gone, 0 when the request was made. */
-static void
-domain_job (GTask         *task,
-            virConnectPtr  conn,
-            gpointer       job_data)
-{
-  DomainJob *job = job_data;
-  virDomainPtr domain = virDomainLookupByUUIDString (conn, job->uuid);
-  int rc;
-
-  if (domain == NULL)
-    {
-      if (holder_libvirt_error_code () == VIR_ERR_NO_DOMAIN)
-        g_task_return_int (task, 1);
-      else
-        g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                                 "look up libvirt domain %s: %s", job->name,
-                                 holder_libvirt_error_message ());
-      return;
-    }
-  if (job->action == DOMAIN_SHUTDOWN)
-    rc = virDomainShutdownFlags (domain, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN);
-  else
-    rc = virDomainDestroy (domain);
-  if (rc == 0)
-    g_task_return_int (task, 0);
-  else if (holder_libvirt_error_code () == VIR_ERR_NO_DOMAIN ||
-           holder_libvirt_error_code () == VIR_ERR_OPERATION_INVALID)
-    g_task_return_int (task, 1); /* "domain is not running" */
-  else
-    g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND, "%s libvirt domain %s: %s",
-                             job->action == DOMAIN_SHUTDOWN ? "press the power button of"
-                                                            : "destroy",
-                             job->name, holder_libvirt_error_message ());
-  virDomainFree (domain);
-}
-
-static void stop_destroy (HolderVm *vm);
-
-static void
-stop_complete (HolderVm *vm,
-               GError   *error)
-{
-  GTask *task = g_steal_pointer (&vm->stop_task);
-
-  if (vm->stop_timer != NULL)
-    {
-      g_source_destroy (vm->stop_timer);
-      g_clear_pointer (&vm->stop_timer, g_source_unref);
-    }
-  if (task == NULL)
-    {
-      g_clear_error (&error);
-      return;
-    }
-  if (error != NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
-  g_object_unref (task);
-}
-
-static void
-stop_set_timer (HolderVm    *vm,
-                guint        ms,
-                GSourceFunc  func)
-{
-  if (vm->stop_timer != NULL)
-    {
-      g_source_destroy (vm->stop_timer);
-      g_source_unref (vm->stop_timer);
-    }
-  vm->stop_timer = g_timeout_source_new (ms);
-  g_source_set_callback (vm->stop_timer, func, vm, NULL);
-  g_source_attach (vm->stop_timer, g_main_context_get_thread_default ());
-}
-
-static gboolean
-on_console_drain_timeout (gpointer user_data)
-{
-  HolderVm *vm = user_data;
-
-  g_clear_pointer (&vm->stop_timer, g_source_unref);
-  g_debug ("%s: the console did not end after the domain", vm->domain_name);
-  vm_release_console (vm);
-  stop_complete (vm, NULL);
-  return G_SOURCE_REMOVE;
-}
-
-/* The domain is gone, by the event (or a lookup that finds nothing). */
-static void
-vm_stopped (HolderVm   *vm,
-            const char *message)
-{
-  VmState was = vm->state;
-
-  if (was == VM_STOPPED || was == VM_CREATED)
-    return;
-  vm->state = VM_STOPPED;
-  if (vm->backend != NULL && vm->uuid != NULL)
-    g_hash_table_remove (vm->backend->vms, vm->uuid);
-  /* Nothing answers at its address any more. */
-  if (vm->backend != NULL)
-    neighbour_remove (vm->backend, vm->spec->name, vm->reservation->ip);
-  if (vm->exit_message == NULL)
-    vm->exit_message = g_strdup (message);
-
-  if (was == VM_STOPPING)
-    {
-      /* The guest's last words (the power button seen, ...) may still be
-       * on their way: the stop completes with the end of the log. */
-      if (vm->console != NULL && !holder_libvirt_console_has_ended (vm->console))
-        stop_set_timer (vm, STOP_CONSOLE_DRAIN_MS, on_console_drain_timeout);
-      else
-        stop_complete (vm, NULL);
-      return;
-    }
-  wait_abort (vm, g_error_new (HOLDER_ERROR, HOLDER_ERROR_BACKEND, "%s", message));
-  /* A start still in flight reports it itself (on_started). */
-  if (was == VM_RUNNING && vm->backend != NULL)
-    {
-      const HolderBackendHost *host = vm->backend->parent.host;
-
-      if (host->vm_exited != NULL)
-        host->vm_exited (vm, message, host->user_data);
-    }
-}
-
-static gboolean
-on_destroy_event_timeout (gpointer user_data)
-{
-  HolderVm *vm = user_data;
-
-  g_clear_pointer (&vm->stop_timer, g_source_unref);
-  /* The destroy succeeded but no STOPPED event came (a lost connection):
-   * the domain is gone all the same. */
-  g_warning ("%s: destroyed, but no lifecycle event came", vm->domain_name);
-  vm_stopped (vm, "destroyed");
-  return G_SOURCE_REMOVE;
-}
-
-static void
-on_domain_job (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  g_autoptr(HolderVm) vm = user_data;
-  g_autoptr(GError) error = NULL;
-  gssize gone = g_task_propagate_int (G_TASK (result), &error);
-  gboolean destroy = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (result), "destroy"));
-
-  if (vm->state != VM_STOPPING)
-    return; /* the event came first */
-  if (gone < 0)
-    {
-      if (destroy)
-        {
-          stop_complete (vm, g_steal_pointer (&error));
-          return;
-        }
-      g_debug ("%s", error->message);
-      stop_destroy (vm);
-      return;
-    }
-  if (gone == 1)
-    {
-      vm_stopped (vm, "stopped");
-      return;
-    }
-  if (destroy)
-    stop_set_timer (vm, STOP_DESTROY_EVENT_MS, on_destroy_event_timeout);
-}
-
-static void
-push_domain_job (HolderVm     *vm,
-                 DomainAction  action)
-{
-  g_autoptr(GTask) task = g_task_new (NULL, NULL, on_domain_job, vm_ref (vm));
-  DomainJob *job = g_new0 (DomainJob, 1);
-
-  g_object_set_data (G_OBJECT (task), "destroy", GINT_TO_POINTER (action == DOMAIN_DESTROY));
-  job->name = g_strdup (vm->domain_name);
-  job->uuid = g_strdup (vm->uuid);
-  job->action = action;
-  holder_libvirt_worker_push (vm->backend->worker, task, domain_job, job,
-                              (GDestroyNotify) domain_job_free);
-}
-
-static void
-stop_destroy (HolderVm *vm)
-{
-  if (vm->destroying)
-    return;
-  vm->destroying = TRUE;
-  if (vm->stop_timer != NULL)
-    {
-      g_source_destroy (vm->stop_timer);
-      g_clear_pointer (&vm->stop_timer, g_source_unref);
-    }
-  push_domain_job (vm, DOMAIN_DESTROY);
-}
-
-static gboolean
-on_power_button_timeout (gpointer user_data)
-{
-  HolderVm *vm = user_data;
-
-  g_clear_pointer (&vm->stop_timer, g_source_unref);
-  g_debug ("%s: no power-off after the power button; destroying", vm->domain_name);
-  stop_destroy (vm);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-libvirt_stop_vm_async (HolderBackend       *backend,
-                       HolderVm            *vm,
-                       GCancellable        *cancellable,
-                       GAsyncReadyCallback  callback,
-                       gpointer             user_data)
-{
-  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
-
-  g_task_set_name (task, "libvirt_stop_vm_async");
-  g_task_set_check_cancellable (task, FALSE);
-  if (vm->state == VM_CREATED || vm->state == VM_STOPPED || vm->backend == NULL)
-    {
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-  if (vm->stop_task != NULL)
-    {
-      g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                               "%s is already stopping", vm->domain_name);
-      return;
-    }
-  wait_abort (vm, g_error_new (HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                               "the domain is being stopped"));
-  vm->stop_task = g_steal_pointer (&task);
-  g_task_set_task_data (vm->stop_task, vm_ref (vm), (GDestroyNotify) vm_unref);
-
-  /* A start in flight: the domain may not exist yet, and a guest that
-   * never came up would not honour the button anyway. The destroy job
-   * runs after the start job (the queue is in order). */
-  if (vm->state == VM_STARTING || !holder_guest_wait_reached (vm->wait))
-    {
-      vm->state = VM_STOPPING;
-      stop_destroy (vm);
-      return;
-    }
-  vm->state = VM_STOPPING;
-  push_domain_job (vm, DOMAIN_SHUTDOWN);
-  stop_set_timer (vm, STOP_POWER_BUTTON_MS, on_power_button_timeout);
-}
-
-static void
-libvirt_vm_free (HolderBackend *backend,
-                 HolderVm      *vm)
-{
-  if (vm == NULL)
-    return;
-  if (vm->backend != NULL && vm->uuid != NULL && vm->state != VM_STOPPED)
-    g_hash_table_remove (vm->backend->vms, vm->uuid);
-  vm_release_console (vm);
-  vm->backend = NULL;
-  vm_unref (vm);
-}
-
 /* What "up" means here, for the message of a boot that timed out. */
 static char *
 libvirt_describe_ready (HolderBackend *backend,
@@ -1583,13 +708,13 @@ static const HolderBackendClass holder_backend_libvirt_class = {
   .caps = HOLDER_BACKEND_CAP_CLUSTERING,
   .new = libvirt_new,
   .free = libvirt_free,
-  .reconcile_async = libvirt_reconcile_async,
+  .reconcile_async = holder_libvirt_reconcile_async,
   .reconcile_finish = holder_backend_task_finish_boolean,
-  .create_network_async = libvirt_create_network_async,
+  .create_network_async = holder_libvirt_create_network_async,
   .create_network_finish = holder_backend_task_finish_string,
-  .close_network_async = libvirt_close_network_async,
+  .close_network_async = holder_libvirt_close_network_async,
   .close_network_finish = holder_backend_task_finish_boolean,
-  .reserve_async = libvirt_reserve_async,
+  .reserve_async = holder_libvirt_reserve_async,
   .reserve_finish = holder_backend_task_finish_reservation,
   .create_vm_async = libvirt_create_vm_async,
   .create_vm_finish = holder_backend_task_finish_vm,
@@ -1597,11 +722,12 @@ static const HolderBackendClass holder_backend_libvirt_class = {
   .start_vm_finish = holder_backend_task_finish_boolean,
   .wait_ip_async = libvirt_wait_ip_async,
   .wait_ip_finish = holder_backend_task_finish_string,
-  .stop_vm_async = libvirt_stop_vm_async,
+  .stop_vm_async = holder_libvirt_stop_vm_async,
   .stop_vm_finish = holder_backend_task_finish_boolean,
-  .vm_free = libvirt_vm_free,
+  .vm_free = holder_libvirt_vm_free,
   .check_host = holder_libvirt_check_host,
   .describe_ready = libvirt_describe_ready,
 };
 
 HOLDER_BACKEND_DEFINE_MODULE (holder_backend_libvirt_class)
+
