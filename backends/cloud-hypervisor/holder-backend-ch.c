@@ -72,6 +72,7 @@ ch_new (const HolderBackendClass *klass,
   self->parent.host = host;
   self->binary_fd = -1;
   self->net_worker = holder_linux_worker_new ();
+  self->ready_taps = ch_ready_taps_new ();
   return &self->parent;
 }
 
@@ -82,9 +83,17 @@ ch_free (HolderBackend *backend)
 
   if (self == NULL)
     return;
-  /* The jobs still queued (a tap given back) run first: they use the
-   * network. */
+  /* Links still being deleted end first (tens of milliseconds: their
+   * completions use this backend), then the jobs still queued (a tap
+   * forgotten), which use the network. */
+  while (self->tap_deletions > 0)
+    g_main_context_iteration (g_main_context_get_thread_default (), TRUE);
   holder_linux_worker_free (self->net_worker);
+  /* The completions of the jobs that just ran (taps made ahead) use the
+   * table below. */
+  while (g_main_context_iteration (g_main_context_get_thread_default (), FALSE))
+    ;
+  g_hash_table_destroy (self->ready_taps);
   /* A network still open stays on the host with its record: whoever
    * reconciles after this process is gone reclaims it. */
   g_clear_pointer (&self->net, holder_linux_net_free);
@@ -296,7 +305,8 @@ create_vm_complete (GTask *task)
   /* Again: a member booted after a stop lost its entry with its VM. */
   ch_set_neighbour (self, create_op_vm (task)->spec->name, create_op_vm (task)->reservation->ip,
                     create_op_vm (task)->reservation->mac);
-  holder_ch_network_add_tap_async (self, on_tap_added, g_object_ref (task));
+  holder_ch_network_add_tap_async (self, create_op_vm (task)->spec->name, on_tap_added,
+                                   g_object_ref (task));
 }
 
 static void

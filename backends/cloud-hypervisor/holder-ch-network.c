@@ -254,6 +254,16 @@ on_network_closed (GObject      *source,
   g_task_return_boolean (outer, TRUE);
 }
 
+static void
+close_network_start (HolderBackendCh *self,
+                     GTask           *outer)
+{
+  net_job_start (self,
+                 net_job_new (self, g_task_get_cancellable (outer), on_network_closed, outer,
+                              "ch_close_network_job"),
+                 close_network_job);
+}
+
 void
 ch_close_network_async (HolderBackend       *backend,
                         GCancellable        *cancellable,
@@ -264,10 +274,15 @@ ch_close_network_async (HolderBackend       *backend,
   GTask *outer = g_task_new (NULL, cancellable, callback, user_data);
 
   g_task_set_name (outer, "ch_close_network_async");
-  net_job_start (self,
-                 net_job_new (self, cancellable, on_network_closed, outer,
-                              "ch_close_network_job"),
-                 close_network_job);
+  /* Taps still being deleted are forgotten by jobs that need the network:
+   * the close comes after them. */
+  if (self->tap_deletions > 0)
+    {
+      g_assert (self->close_waiting == NULL);
+      self->close_waiting = outer;
+      return;
+    }
+  close_network_start (self, outer);
 }
 
 static void
@@ -285,31 +300,75 @@ add_tap_job (GTask    *task,
 }
 
 static void
-remove_tap_job (GTask    *task,
+forget_tap_job (GTask    *task,
                 gpointer  job_data)
 {
   NetJob *job = job_data;
   GError *error = NULL;
 
-  if (!holder_linux_net_remove_tap (job->net, job->tap, &error))
+  if (!holder_linux_net_forget_tap (job->net, job->tap, &error))
     {
-      g_warning ("remove tap %s: %s", job->tap, error->message);
+      g_warning ("%s", error->message);
       g_task_return_error (task, error);
     }
   else
     g_task_return_boolean (task, TRUE);
 }
 
-/* Gives @tap back on the worker, before any later network job. A failure
- * is logged there; the record keeps the tap, and the close removes it. */
+static void
+delete_tap_thread (GTask        *task,
+                   gpointer      source,
+                   gpointer      task_data,
+                   GCancellable *cancellable)
+{
+  GError *error = NULL;
+
+  if (!holder_linux_net_delete_tap_link (task_data, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_tap_deleted (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  HolderBackendCh *self = user_data;
+  const char *tap = g_task_get_task_data (G_TASK (result));
+  g_autoptr(GError) error = NULL;
+
+  g_assert (self->tap_deletions > 0);
+  self->tap_deletions--;
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    /* The record keeps the tap, and the close removes it. */
+    g_warning ("%s", error->message);
+  else if (self->net != NULL)
+    {
+      GTask *task = net_job_new (self, NULL, NULL, NULL, "ch_forget_tap_job");
+
+      net_job_of (task)->tap = g_strdup (tap);
+      net_job_start (self, task, forget_tap_job);
+    }
+  if (self->tap_deletions == 0 && self->close_waiting != NULL)
+    close_network_start (self, g_steal_pointer (&self->close_waiting));
+}
+
+/* Gives @tap back: the kernel deletes its link on a thread of its own (it
+ * waits for an RCU grace period, 10 to 20 ms, which must not hold back the
+ * next boot's tap), then a job on the worker drops it from the record, so
+ * that the record lists the tap until it is confirmed gone. A failure is
+ * logged; the record keeps the tap, and the close removes it. */
 void
 ch_remove_tap (HolderBackendCh *self,
                const char      *tap)
 {
-  GTask *task = net_job_new (self, NULL, NULL, NULL, "ch_remove_tap_job");
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, on_tap_deleted, self);
 
-  net_job_of (task)->tap = g_strdup (tap);
-  net_job_start (self, task, remove_tap_job);
+  g_task_set_name (task, "ch_remove_tap");
+  g_task_set_task_data (task, g_strdup (tap), g_free);
+  self->tap_deletions++;
+  g_task_run_in_thread (task, delete_tap_thread);
 }
 
 static void
@@ -356,6 +415,7 @@ ch_add_neighbour (const char              *name,
                   gpointer                 user_data)
 {
   ch_set_neighbour (user_data, name, reservation->ip, reservation->mac);
+  ch_prepare_tap (user_data, name);
 }
 
 void
@@ -373,12 +433,130 @@ ch_reserve_async (HolderBackend       *backend,
                              cancellable, callback, user_data);
 }
 
+/* A member's tap made ahead of its boot, when it is reserved: the kernel
+ * and the record take a few milliseconds per tap, one tap at a time on the
+ * worker, and that is better spent before boot-member than in it. */
+typedef struct {
+  char      *tap;      /* made, not yet taken */
+  GError    *error;    /* the making failed */
+  gboolean   pending;  /* the job is queued or running */
+  GPtrArray *waiters;  /* of GTask (a boot asked for it meanwhile) */
+} ReadyTap;
+
+static void
+ready_tap_free (ReadyTap *ready)
+{
+  /* A tap never taken stays in the record: the close removes it. */
+  g_free (ready->tap);
+  g_clear_error (&ready->error);
+  g_ptr_array_unref (ready->waiters);
+  g_free (ready);
+}
+
+/* The task of a boot's tap: its result is the tap's name. */
+static void
+tap_task_return (GTask  *task,
+                 char   *tap,
+                 GError *error)
+{
+  if (tap != NULL)
+    g_task_return_pointer (task, tap, g_free);
+  else
+    g_task_return_error (task, error);
+  g_object_unref (task);
+}
+
+static void on_fresh_tap_made (GObject *source, GAsyncResult *result, gpointer user_data);
+
+static void
+on_ready_tap_made (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  ReadyTap *ready = user_data;
+  GError *error = NULL;
+
+  ready->pending = FALSE;
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    ready->error = error;
+  else
+    ready->tap = g_steal_pointer (&net_job_of (G_TASK (result))->tap);
+  /* A boot that asked meanwhile takes it (one boot per member at a
+   * time); any other gets a tap of its own. */
+  for (guint i = 0; i < ready->waiters->len; i++)
+    {
+      GTask *task = g_ptr_array_index (ready->waiters, i);
+      HolderBackendCh *self = g_task_get_task_data (task);
+
+      if (ready->tap != NULL)
+        tap_task_return (task, g_steal_pointer (&ready->tap), NULL);
+      else
+        net_job_start (self, net_job_new (self, NULL, on_fresh_tap_made, task,
+                                          "ch_add_tap_job"),
+                       add_tap_job);
+    }
+  g_ptr_array_set_size (ready->waiters, 0);
+}
+
+GHashTable *
+ch_ready_taps_new (void)
+{
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                (GDestroyNotify) ready_tap_free);
+}
+
+void
+ch_prepare_tap (HolderBackendCh *self,
+                const char      *member)
+{
+  ReadyTap *ready;
+
+  if (self->net == NULL || g_hash_table_contains (self->ready_taps, member))
+    return;
+  ready = g_new0 (ReadyTap, 1);
+  ready->pending = TRUE;
+  ready->waiters = g_ptr_array_new ();
+  g_hash_table_insert (self->ready_taps, g_strdup (member), ready);
+  net_job_start (self, net_job_new (self, NULL, on_ready_tap_made, ready, "ch_prepare_tap_job"),
+                 add_tap_job);
+}
+
+static void
+on_fresh_tap_made (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    tap_task_return (user_data, NULL, error);
+  else
+    tap_task_return (user_data, g_steal_pointer (&net_job_of (G_TASK (result))->tap), NULL);
+}
+
 void
 holder_ch_network_add_tap_async (HolderBackendCh     *self,
+                                 const char          *member,
                                  GAsyncReadyCallback  callback,
                                  gpointer             user_data)
 {
-  net_job_start (self, net_job_new (self, NULL, callback, user_data, "ch_add_tap_job"),
+  GTask *task = g_task_new (NULL, NULL, callback, user_data);
+  ReadyTap *ready = g_hash_table_lookup (self->ready_taps, member);
+
+  g_task_set_name (task, "holder_ch_network_add_tap_async");
+  g_task_set_task_data (task, self, NULL);
+  if (ready != NULL && ready->tap != NULL)
+    {
+      tap_task_return (task, g_steal_pointer (&ready->tap), NULL);
+      return;
+    }
+  if (ready != NULL && ready->pending)
+    {
+      g_ptr_array_add (ready->waiters, task);
+      return;
+    }
+  /* Taken already (a re-join after a stop), or it could not be made. */
+  net_job_start (self, net_job_new (self, NULL, on_fresh_tap_made, task, "ch_add_tap_job"),
                  add_tap_job);
 }
 
@@ -386,7 +564,5 @@ char *
 holder_ch_network_add_tap_finish (GAsyncResult  *result,
                                   GError       **error)
 {
-  if (!g_task_propagate_boolean (G_TASK (result), error))
-    return NULL;
-  return g_steal_pointer (&net_job_of (G_TASK (result))->tap);
+  return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -23,6 +23,13 @@ typedef struct {
   /* The cached binary's verified, sealed copy (-1 until made): it cannot
    * change, so every VMM of this helper runs it. */
   int                binary_fd;
+  /* member -> ReadyTap: taps made when members are reserved
+   * (holder-ch-network.c) */
+  GHashTable        *ready_taps;
+  /* Taps whose link is being deleted off the worker (holder-ch-network.c),
+   * and a close waiting for them. */
+  guint              tap_deletions;
+  GTask             *close_waiting;
   /* create_vm tasks waiting for the download or verification in flight */
   GPtrArray         *binary_waiters;
   gboolean           binary_downloading;
@@ -49,10 +56,20 @@ void ch_reserve_async (HolderBackend       *backend,
                        GAsyncReadyCallback  callback,
                        gpointer             user_data);
 
-/* A tap on the bridge, made on the network's worker; its name. */
+/* A tap on the bridge for @member: the one made when it was reserved
+ * (ch_prepare_tap), else a new one, made on the network's worker; its
+ * name. */
 void holder_ch_network_add_tap_async (HolderBackendCh     *self,
+                                      const char          *member,
                                       GAsyncReadyCallback  callback,
                                       gpointer             user_data);
+
+/* The table of taps made ahead (self->ready_taps). */
+GHashTable *ch_ready_taps_new (void);
+
+/* Makes @member's tap ahead of its boot (once per member). */
+void ch_prepare_tap (HolderBackendCh *self,
+                     const char      *member);
 char *holder_ch_network_add_tap_finish (GAsyncResult  *result,
                                         GError       **error);
 

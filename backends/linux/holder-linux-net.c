@@ -613,12 +613,55 @@ holder_linux_net_add_tap (HolderLinuxNet *net,
 }
 
 gboolean
+holder_linux_net_delete_tap_link (const char  *tap,
+                                  GError     **error)
+{
+  g_autoptr(HolderNetSock) sock = NULL;
+
+  g_return_val_if_fail (tap != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!holder_net_name_is_valid (tap, HOLDER_NET_TAP_PREFIX))
+    {
+      g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_INVALID_ARGUMENT,
+                   "remove tap %s: not a tap name", tap);
+      return FALSE;
+    }
+  sock = holder_net_sock_open (error);
+  if (sock == NULL || !holder_net_link_delete (sock, tap, error))
+    {
+      g_prefix_error (error, "remove tap %s: ", tap);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+holder_linux_net_forget_tap (HolderLinuxNet *net,
+                             const char     *tap,
+                             GError        **error)
+{
+  g_return_val_if_fail (net != NULL, FALSE);
+  g_return_val_if_fail (tap != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* Gone already (the close took it): nothing to forget. */
+  if (net->closed || !holder_net_record_has_tap (net->record, tap))
+    return TRUE;
+  record_drop_tap (net->record, tap);
+  if (!holder_net_record_save (net->record, net->dir, error))
+    {
+      g_prefix_error (error, "remove tap %s: ", tap);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
 holder_linux_net_remove_tap (HolderLinuxNet *net,
                              const char     *tap,
                              GError        **error)
 {
-  g_autoptr(HolderNetSock) sock = NULL;
-
   g_return_val_if_fail (net != NULL, FALSE);
   g_return_val_if_fail (tap != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -629,19 +672,8 @@ holder_linux_net_remove_tap (HolderLinuxNet *net,
                    "remove tap %s: not a tap of network %s", tap, net->record->bridge);
       return FALSE;
     }
-  sock = holder_net_sock_open (error);
-  if (sock == NULL || !holder_net_link_delete (sock, tap, error))
-    {
-      g_prefix_error (error, "remove tap %s: ", tap);
-      return FALSE;
-    }
-  record_drop_tap (net->record, tap);
-  if (!holder_net_record_save (net->record, net->dir, error))
-    {
-      g_prefix_error (error, "remove tap %s: ", tap);
-      return FALSE;
-    }
-  return TRUE;
+  return holder_linux_net_delete_tap_link (tap, error) &&
+         holder_linux_net_forget_tap (net, tap, error);
 }
 
 /* ---- neighbour entries ---------------------------------------------------- */

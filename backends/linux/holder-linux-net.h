@@ -58,6 +58,19 @@ HolderIpam *holder_linux_net_get_ipam (HolderLinuxNet *net);
 char *holder_linux_net_add_tap (HolderLinuxNet *net,
                                 GError        **error);
 
+/* The two halves of holder_linux_net_remove_tap(), for a caller that must
+ * not hold its other network work back while the kernel deletes a link
+ * (a deletion waits for an RCU grace period, 10 to 20 ms):
+ * delete_tap_link only deletes the link (any thread, a socket of its own,
+ * a missing link counts as deleted) and touches no record; forget_tap
+ * then drops the tap from the record (where the network's other calls
+ * run). The record lists the tap until the link is confirmed gone. */
+gboolean holder_linux_net_delete_tap_link (const char  *tap,
+                                           GError     **error);
+gboolean holder_linux_net_forget_tap (HolderLinuxNet *net,
+                                      const char     *tap,
+                                      GError        **error);
+
 /* Deletes the tap (a missing one counts as deleted), then drops it from the
  * record. */
 gboolean holder_linux_net_remove_tap (HolderLinuxNet *net,
