@@ -15,7 +15,9 @@
  * them where root and qemu are available), the members are real VMs: the
  * busybox test guest booted directly, each told its address and its peers
  * on the kernel command line, and the demo shows from their serial logs
- * that they reach each other.
+ * that they reach each other. With HOLDER_DEMO_DISK (a bootable raw disk
+ * image) and HOLDER_DEMO_SEED (its cloud-init seed) set instead, each
+ * member boots a copy of that image: the vz backend's way (README, macOS).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -146,6 +148,38 @@ prepare_vm_spec (HolderMemberSpec  *spec,
   return TRUE;
 }
 
+/* Image mode (the vz backend's EFI guests): each member boots its own copy
+ * of HOLDER_DEMO_DISK, a bootable raw disk image, with the cloud-init seed
+ * HOLDER_DEMO_SEED (read-only, shared). */
+static gboolean
+prepare_image_spec (HolderMemberSpec  *spec,
+                    GError           **error)
+{
+  g_autoptr(GFile) image = g_file_new_for_path (g_getenv ("HOLDER_DEMO_DISK"));
+  g_autofree char *dir = g_path_get_dirname (spec->disk_path);
+  g_autoptr(GFile) copy = NULL;
+  const char *seed = g_getenv ("HOLDER_DEMO_SEED");
+
+  if (seed == NULL)
+    {
+      g_set_error_literal (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                           "HOLDER_DEMO_DISK needs HOLDER_DEMO_SEED, a cloud-init seed image");
+      return FALSE;
+    }
+  g_free (spec->disk_path);
+  spec->disk_path = g_strconcat (dir, "/", spec->name, ".raw", NULL);
+  copy = g_file_new_for_path (spec->disk_path);
+  if (g_mkdir_with_parents (dir, 0755) != 0 ||
+      !g_file_copy (image, copy, G_FILE_COPY_OVERWRITE, NULL, NULL, NULL, error))
+    return FALSE;
+  g_free (spec->seed_path);
+  spec->seed_path = g_strdup (seed);
+  spec->efi_path = g_strconcat (dir, "/", spec->name, ".efi.nvram", NULL);
+  spec->serial_log_path = g_strconcat (dir, "/", spec->name, ".serial.log", NULL);
+  spec->memory_bytes = G_GUINT64_CONSTANT (1024) * 1024 * 1024;
+  return TRUE;
+}
+
 /* VM mode: wait (bounded) for demo-1's guest to report both peers. */
 static gboolean
 show_reachability (const char  *root,
@@ -235,6 +269,11 @@ boot_all (const char  *root,
       if (g_getenv ("HOLDER_DEMO_KERNEL") != NULL)
         {
           if (!prepare_vm_spec (spec, i, error))
+            return FALSE;
+        }
+      else if (g_getenv ("HOLDER_DEMO_DISK") != NULL)
+        {
+          if (!prepare_image_spec (spec, error))
             return FALSE;
         }
       request->spec = spec;
