@@ -25,54 +25,6 @@
 
 #define AWAIT_MS 10000
 
-/* ---- the fake shim under the machine ---------------------------------------- */
-
-/* As the backend glue wraps the real shim. */
-static void
-shim_start (void *vm)
-{
-  holder_vz_shim_vm_start (vm);
-}
-
-static int
-shim_can_request_stop (void *vm)
-{
-  return holder_vz_shim_vm_can_request_stop (vm);
-}
-
-static int
-shim_request_stop (void  *vm,
-                   char **errmsg)
-{
-  return holder_vz_shim_vm_request_stop (vm, errmsg);
-}
-
-static void
-shim_force_stop (void *vm)
-{
-  holder_vz_shim_vm_force_stop (vm);
-}
-
-static int
-shim_state (void *vm)
-{
-  return holder_vz_shim_vm_state (vm);
-}
-
-static void
-shim_free (void *vm)
-{
-  holder_vz_shim_vm_free (vm);
-}
-
-static const HolderVzShimOps fake_shim = {
-  .start = shim_start,
-  .can_request_stop = shim_can_request_stop,
-  .request_stop = shim_request_stop,
-  .force_stop = shim_force_stop,
-  .state = shim_state,
-  .free = shim_free,
-};
 
 /* ---- the event bridge alone ------------------------------------------------ */
 
@@ -226,7 +178,7 @@ fixture_setup (Fixture       *f,
   /* The order of the real glue: the bridge exists before the VM, which
    * may raise events as soon as it is made. */
   holder_test_vz_shim_reset ();
-  f->machine = holder_vz_machine_new (&fake_shim, g_main_context_default ());
+  f->machine = holder_vz_machine_new (&holder_vz_shim_ops, g_main_context_default ());
   f->vm = holder_vz_shim_vm_new (&(HolderVzShimVmConfig) { .cpus = 1 }, NULL,
                                  holder_vz_event_bridge_post,
                                  holder_vz_machine_get_bridge (f->machine), NULL);

@@ -56,53 +56,6 @@ struct _HolderVm {
   HolderVzMember  *member;
 };
 
-/* ---- the shim under the machine ---------------------------------------------- */
-
-static void
-shim_start (void *vm)
-{
-  holder_vz_shim_vm_start (vm);
-}
-
-static int
-shim_can_request_stop (void *vm)
-{
-  return holder_vz_shim_vm_can_request_stop (vm);
-}
-
-static int
-shim_request_stop (void  *vm,
-                   char **errmsg)
-{
-  return holder_vz_shim_vm_request_stop (vm, errmsg);
-}
-
-static void
-shim_force_stop (void *vm)
-{
-  holder_vz_shim_vm_force_stop (vm);
-}
-
-static int
-shim_state (void *vm)
-{
-  return holder_vz_shim_vm_state (vm);
-}
-
-static void
-shim_free (void *vm)
-{
-  holder_vz_shim_vm_free (vm);
-}
-
-static const HolderVzShimOps shim_ops = {
-  .start = shim_start,
-  .can_request_stop = shim_can_request_stop,
-  .request_stop = shim_request_stop,
-  .force_stop = shim_force_stop,
-  .state = shim_state,
-  .free = shim_free,
-};
 
 /* Takes a shim message (malloc) into GLib's hands. */
 static char *
@@ -550,7 +503,7 @@ vz_create_vm_async (HolderBackend           *backend,
   vm->backend = self;
   vm->name = g_strdup (spec->name);
   /* The bridge exists before the VM: it may raise events at once. */
-  vm->machine = holder_vz_machine_new (&shim_ops, self->context);
+  vm->machine = holder_vz_machine_new (&holder_vz_shim_ops, self->context);
   g_hash_table_add (self->names, g_strdup (spec->name));
   /* Known from now on, so that a backend freed meanwhile is forgotten by
    * the VM being made too. */

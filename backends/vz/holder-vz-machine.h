@@ -29,6 +29,10 @@ typedef struct {
   void (*free)             (void   *vm);
 } HolderVzShimOps;
 
+/* The operations on the real shim (holder-vz-shim.h; in the tests, its
+ * fake). */
+extern const HolderVzShimOps holder_vz_shim_ops;
+
 typedef struct _HolderVzMachine HolderVzMachine;
 
 /* The VM stopped or died without being asked to; on the main context. */
