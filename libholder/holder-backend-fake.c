@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * The fake backend (FLEETBOX_BACKEND=fake): boots nothing, proves the
- * coordination. It follows protocol-v2.md section 7 and the Go fleetbox
+ * coordination. It follows docs/protocol.md, section 11, and the Go fleetbox
  * fake, plus knobs of this project's own (boot and stop delays, start and
  * IP failures, a VM that exits on its own). See docs/protocol.md.
  *

@@ -40,7 +40,7 @@ HolderReply   *holder_reply_parse   (const char *data,
                                      GError    **error);
 
 /* Maps a reply's error text onto a HolderError code by its prefix (the
- * texts of protocol-v2.md section 4). */
+ * texts of docs/protocol.md, section 7). */
 int holder_error_code_from_reply_text (const char *text);
 
 G_END_DECLS

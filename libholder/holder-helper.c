@@ -156,7 +156,7 @@ spawn_kill (SpawnWatch   *watch,
     holder_client_context_sleep (context, HOLDER_CLIENT_DIAL_RETRY_MS, NULL);
 }
 
-/* The bind handshake of protocol-v2.md section 5, retried (the helper drops
+/* The bind handshake of docs/protocol.md, section 8, retried (the helper drops
  * a connection it does not get to answer, and may not listen yet) until it
  * is acked, the window closes, or the helper exits. */
 static gboolean
