@@ -151,6 +151,14 @@ holder_test_net_links (const char *prefix)
   return g_strv_builder_end (names);
 }
 
+guint
+holder_test_net_count_links (const char *prefix)
+{
+  g_auto(GStrv) links = holder_test_net_links (prefix);
+
+  return g_strv_length (links);
+}
+
 gboolean
 holder_test_net_link_exists (const char *name)
 {
@@ -207,6 +215,16 @@ holder_test_net_netns_dir (const char *runtime)
   return g_build_filename (runtime, name, NULL);
 }
 
+char *
+holder_test_net_record_path (const char *runtime,
+                             const char *bridge)
+{
+  g_autofree char *dir = holder_test_net_netns_dir (runtime);
+  g_autofree char *base = g_strconcat (bridge, ".json", NULL);
+
+  return g_build_filename (dir, base, NULL);
+}
+
 guint
 holder_test_net_count_state (const char *runtime)
 {
@@ -232,9 +250,9 @@ holder_test_net_count_state (const char *runtime)
 
 /* ---- children ------------------------------------------------------------- */
 
-static gboolean
-wait_child (GPid pid,
-            int *out_status)
+gboolean
+holder_test_wait_child (GPid pid,
+                        int *out_status)
 {
   while (waitpid (pid, out_status, 0) < 0)
     {
@@ -242,6 +260,17 @@ wait_child (GPid pid,
         return FALSE;
     }
   return TRUE;
+}
+
+char *
+holder_test_read_line (int fd)
+{
+  GString *line = g_string_new (NULL);
+  char c;
+
+  while (read (fd, &c, 1) == 1 && c != '\n')
+    g_string_append_c (line, c);
+  return g_string_free (line, FALSE);
 }
 
 gboolean
@@ -269,7 +298,7 @@ holder_test_check_in_child_as (uid_t          uid,
   if (read (answer[0], &byte, 1) != 1)
     byte = '0';
   close (answer[0]);
-  g_assert_true (wait_child (pid, &status));
+  g_assert_true (holder_test_wait_child (pid, &status));
   return byte == '1';
 }
 
@@ -322,7 +351,83 @@ holder_test_kill_and_reap (GPid pid)
   int status;
 
   kill (pid, SIGKILL);
-  wait_child (pid, &status);
+  holder_test_wait_child (pid, &status);
+}
+
+/* ---- the Linux network module, in this process ---------------------------- */
+
+HolderLinuxNet *
+holder_test_linux_net_create (void)
+{
+  g_autoptr(GError) error = NULL;
+  HolderLinuxNet *net = holder_linux_net_create (NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (net);
+  return net;
+}
+
+void
+holder_test_linux_net_close (HolderLinuxNet *net)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (holder_linux_net_close (net, NULL, &error));
+  g_assert_no_error (error);
+  holder_linux_net_free (net);
+}
+
+HolderNetReport *
+holder_test_linux_net_reconcile (const char *store,
+                                 gboolean    dry_run)
+{
+  g_autoptr(GError) error = NULL;
+  HolderNetReport *report = holder_net_report_new ();
+
+  g_assert_true (holder_linux_net_reconcile (store, dry_run, NULL, report, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < report->kinds->len; i++)
+    g_test_message ("%s %s %s", dry_run ? "would reclaim" : "reclaimed",
+                    (const char *) g_ptr_array_index (report->kinds, i),
+                    (const char *) g_ptr_array_index (report->whats, i));
+  for (guint i = 0; i < report->warnings->len; i++)
+    g_test_message ("warning: %s", (const char *) g_ptr_array_index (report->warnings, i));
+  return report;
+}
+
+char *
+holder_test_linux_net_make_dead (char **out_tap)
+{
+  g_autofree char *tap = NULL;
+  int lines[2];
+  int status = 0;
+  char *bridge;
+  GPid pid;
+
+  g_assert_cmpint (pipe2 (lines, O_CLOEXEC), ==, 0);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      HolderLinuxNet *net = holder_linux_net_create (NULL, NULL);
+      char *child_tap = net != NULL ? holder_linux_net_add_tap (net, NULL) : NULL;
+      char *line;
+
+      if (child_tap == NULL)
+        _exit (3);
+      line = g_strdup_printf ("%s\n%s\n", holder_linux_net_get_bridge (net), child_tap);
+      _exit (write (lines[1], line, strlen (line)) > 0 ? 0 : 4);
+    }
+  close (lines[1]);
+  bridge = holder_test_read_line (lines[0]);
+  tap = holder_test_read_line (lines[0]);
+  close (lines[0]);
+  g_assert_true (holder_test_wait_child (pid, &status));
+  g_assert_true (g_str_has_prefix (bridge, "fbx-"));
+  g_assert_true (g_str_has_prefix (tap, "fbt-"));
+  if (out_tap != NULL)
+    *out_tap = g_steal_pointer (&tap);
+  return bridge;
 }
 
 /* ---- the helper in a sandbox ---------------------------------------------- */
@@ -515,4 +620,43 @@ holder_test_assert_exits_zero (GPid  pid,
   g_assert_cmpint (status, !=, -1);
   g_assert_true (WIFEXITED (status));
   g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+}
+
+void
+holder_test_kill_helper (GPid pid)
+{
+  int status;
+
+  g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
+  status = holder_test_wait_exit (pid, 10000);
+  g_assert_true (WIFSIGNALED (status));
+}
+
+GPid
+holder_test_sandbox_helper_with_network (HolderTestSandbox *sb,
+                                         const char        *name,
+                                         const char        *subnet)
+{
+  const char *args[] = { "--fleetbox-runner", name, NULL };
+  g_autofree char *expected = g_strdup_printf ("{\"subnet\":\"%s\"}\n", subnet);
+  g_autofree char *reply = NULL;
+  GPid pid = holder_test_sandbox_spawn (sb, args);
+
+  holder_test_sandbox_wait_serving (sb, name);
+  reply = holder_test_sandbox_request (sb, name, "{\"cmd\":\"createnetwork\"}\n");
+  g_assert_cmpstr (reply, ==, expected);
+  return pid;
+}
+
+void
+holder_test_sandbox_assert_nothing_left (HolderTestSandbox *sb)
+{
+  g_auto(GStrv) bridges = holder_test_net_links ("fbx-");
+  g_auto(GStrv) taps = holder_test_net_links ("fbt-");
+  g_autofree char *forwarding = holder_test_net_forwarding (HOLDER_TEST_UPLINK);
+
+  g_assert_cmpuint (g_strv_length (bridges), ==, 0);
+  g_assert_cmpuint (g_strv_length (taps), ==, 0);
+  g_assert_cmpuint (holder_test_net_count_state (sb->runtime), ==, 0);
+  g_assert_cmpstr (forwarding, ==, "0");
 }
