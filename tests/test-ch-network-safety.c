@@ -42,58 +42,7 @@
 
 static const char *skip_reason;
 
-#define SKIP_UNLESS_READY() \
-  G_STMT_START { \
-    if (skip_reason != NULL) \
-      { \
-        g_test_skip (skip_reason); \
-        return; \
-      } \
-  } G_STMT_END
-
-/* ---- helpers with networks ------------------------------------------------ */
-
-static void
-kill_helper (GPid pid)
-{
-  int status;
-
-  g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
-  status = holder_test_wait_exit (pid, 10000);
-  g_assert_true (WIFSIGNALED (status));
-}
-
-/* Starts a helper serving @name and has it create its network, which
- * must get @subnet. Returns the helper's pid. */
-static GPid
-helper_with_network (HolderTestSandbox *sb,
-                     const char        *name,
-                     const char        *subnet)
-{
-  const char *args[] = { "--fleetbox-runner", name, NULL };
-  g_autofree char *expected = g_strdup_printf ("{\"subnet\":\"%s\"}\n", subnet);
-  g_autofree char *reply = NULL;
-  GPid pid = holder_test_sandbox_spawn (sb, args);
-
-  holder_test_sandbox_wait_serving (sb, name);
-  reply = holder_test_sandbox_request (sb, name, "{\"cmd\":\"createnetwork\"}\n");
-  g_assert_cmpstr (reply, ==, expected);
-  return pid;
-}
-
-/* No bridge, tap, table, record or marker; the uplink as it was. */
-static void
-assert_nothing_left (HolderTestSandbox *sb)
-{
-  g_auto(GStrv) bridges = holder_test_net_links ("fbx-");
-  g_auto(GStrv) taps = holder_test_net_links ("fbt-");
-  g_autofree char *forwarding = holder_test_net_forwarding (UPLINK);
-
-  g_assert_cmpuint (g_strv_length (bridges), ==, 0);
-  g_assert_cmpuint (g_strv_length (taps), ==, 0);
-  g_assert_cmpuint (holder_test_net_count_state (sb->runtime), ==, 0);
-  g_assert_cmpstr (forwarding, ==, "0");
-}
+/* ---- the host-wide lock --------------------------------------------------- */
 
 static int
 compare_doubles (gconstpointer a,
@@ -119,7 +68,7 @@ test_status_while_lock_held (void)
   int pending;
   GPid pid;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   sb = holder_test_sandbox_new (NULL);
   pid = holder_test_sandbox_spawn (sb, args);
   holder_test_sandbox_wait_serving (sb, "lk-1");
@@ -159,7 +108,7 @@ test_status_while_lock_held (void)
 
   g_assert_cmpint (kill (pid, SIGTERM), ==, 0);
   holder_test_assert_exits_zero (pid, 30000);
-  assert_nothing_left (sb);
+  holder_test_sandbox_assert_nothing_left (sb);
 }
 
 /* A helper whose createnetwork waits for the lock still ends on SIGTERM:
@@ -175,7 +124,7 @@ test_sigterm_while_lock_held (void)
   int pending;
   GPid pid;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   sb = holder_test_sandbox_new (NULL);
   pid = holder_test_sandbox_spawn (sb, args);
   holder_test_sandbox_wait_serving (sb, "lk-2");
@@ -192,7 +141,7 @@ test_sigterm_while_lock_held (void)
   g_test_message ("createnetwork: %s", reply);
   g_assert_true (g_str_has_prefix (reply, "{\"error\":\"create network: "));
   close (lock_fd);
-  assert_nothing_left (sb);
+  holder_test_sandbox_assert_nothing_left (sb);
 }
 
 /* ---- many helpers, many stores, one host --------------------------------- */
@@ -210,7 +159,7 @@ test_concurrent_stores (void)
   g_autofree char *routes = NULL;
   g_auto(GStrv) bridges = NULL;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   first = holder_test_sandbox_new (NULL);
   for (guint i = 0; i < CONCURRENT; i++)
     {
@@ -269,7 +218,7 @@ test_concurrent_stores (void)
       holder_test_assert_exits_zero (pids[i], 60000);
       holder_test_sandbox_free (sbs[i]);
     }
-  assert_nothing_left (first);
+  holder_test_sandbox_assert_nothing_left (first);
 }
 
 /* ---- a user's forged records --------------------------------------------- */
@@ -355,9 +304,9 @@ test_forged_store_records (void)
   int status = 0;
   GPid live;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   live_sb = holder_test_sandbox_new (NULL);
-  live = helper_with_network (live_sb, "live-1", "192.168.2.0/24");
+  live = holder_test_sandbox_helper_with_network (live_sb, "live-1", "192.168.2.0/24");
   bridges = holder_test_net_links ("fbx-");
   g_assert_cmpuint (g_strv_length (bridges), ==, 1);
   /* The uplink back off, so a marker that turned it on would show. */
@@ -390,7 +339,7 @@ test_forged_store_records (void)
 
   g_assert_cmpint (kill (live, SIGTERM), ==, 0);
   holder_test_assert_exits_zero (live, 30000);
-  assert_nothing_left (live_sb);
+  holder_test_sandbox_assert_nothing_left (live_sb);
   /* With no network left, the forged marker still turns nothing on. */
   g_clear_pointer (&err, g_free);
   err = reconcile_stderr (user_sb, &status);
@@ -415,7 +364,7 @@ test_needs_net_admin (void)
   const char *reconcile[] = { g_getenv ("HOLDER_TEST_HELPER"), "--fleetbox-reconcile", NULL };
   const char *const *argvs[] = { runner, reconcile };
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   sb = holder_test_sandbox_new (NULL);
   for (guint i = 0; i < G_N_ELEMENTS (argvs); i++)
     {
@@ -533,9 +482,10 @@ test_dry_run_dead_helper (void)
   g_autofree char *table = NULL;
   g_autofree char *value = NULL;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   sb = holder_test_sandbox_new (NULL);
-  kill_helper (helper_with_network (sb, "dry-1", "192.168.2.0/24"));
+  holder_test_kill_helper (holder_test_sandbox_helper_with_network (sb, "dry-1",
+                                                                    "192.168.2.0/24"));
   bridges = holder_test_net_links ("fbx-");
   g_assert_cmpuint (g_strv_length (bridges), ==, 1);
   dir = holder_test_net_netns_dir (sb->runtime);
@@ -561,7 +511,7 @@ test_dry_run_dead_helper (void)
   real = backend_reconcile (sb, FALSE);
   g_assert_true (g_strv_equal ((const char *const *) dry, (const char *const *) real));
   g_assert_false (holder_test_net_table_exists (bridges[0]));
-  assert_nothing_left (sb);
+  holder_test_sandbox_assert_nothing_left (sb);
 }
 
 /* ---- leftover VMM API sockets --------------------------------------------- */
@@ -603,7 +553,7 @@ test_api_socket_leftovers (void)
   GStatBuf st;
   int listening;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   sb = holder_test_sandbox_new (NULL);
   run = g_build_filename (sb->root, "run", NULL);
   g_assert_cmpint (g_mkdir_with_parents (run, 0755), ==, 0);
