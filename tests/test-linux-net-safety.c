@@ -15,8 +15,6 @@
 #define _GNU_SOURCE
 #define G_LOG_DOMAIN "test-linux-net-safety"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -39,24 +37,7 @@
 
 static const char *skip_reason;
 
-#define SKIP_UNLESS_READY() \
-  G_STMT_START { \
-    if (skip_reason != NULL) \
-      { \
-        g_test_skip (skip_reason); \
-        return; \
-      } \
-  } G_STMT_END
-
 /* ---- fixtures ----------------------------------------------------------- */
-
-static guint
-count_links_with_prefix (const char *prefix)
-{
-  g_auto(GStrv) links = holder_test_net_links (prefix);
-
-  return g_strv_length (links);
-}
 
 static char *
 boot_id (void)
@@ -65,18 +46,6 @@ boot_id (void)
 
   g_assert_true (g_file_get_contents ("/proc/sys/kernel/random/boot_id", &contents, NULL, NULL));
   return g_strdup (g_strstrip (contents));
-}
-
-static gboolean
-wait_child (GPid pid,
-            int *out_status)
-{
-  while (waitpid (pid, out_status, 0) < 0)
-    {
-      if (errno != EINTR)
-        return FALSE;
-    }
-  return TRUE;
 }
 
 /* ---- roots and the runtime folder --------------------------------------- */
@@ -116,55 +85,6 @@ roots_free (Roots *r)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Roots, roots_free)
 
-static char *
-record_path (Roots      *r,
-             const char *bridge)
-{
-  g_autofree char *dir = holder_test_net_netns_dir (r->runtime);
-  g_autofree char *base = g_strconcat (bridge, ".json", NULL);
-
-  return g_build_filename (dir, base, NULL);
-}
-
-static HolderLinuxNet *
-create_net (void)
-{
-  g_autoptr(GError) error = NULL;
-  HolderLinuxNet *net = holder_linux_net_create (NULL, &error);
-
-  g_assert_no_error (error);
-  g_assert_nonnull (net);
-  return net;
-}
-
-static void
-close_net (HolderLinuxNet *net)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (holder_linux_net_close (net, NULL, &error));
-  g_assert_no_error (error);
-  holder_linux_net_free (net);
-}
-
-static HolderNetReport *
-reconcile_report (const char *store,
-                  gboolean    dry_run)
-{
-  g_autoptr(GError) error = NULL;
-  HolderNetReport *report = holder_net_report_new ();
-
-  g_assert_true (holder_linux_net_reconcile (store, dry_run, NULL, report, &error));
-  g_assert_no_error (error);
-  for (guint i = 0; i < report->kinds->len; i++)
-    g_test_message ("%s %s %s", dry_run ? "would reclaim" : "reclaimed",
-                    (const char *) g_ptr_array_index (report->kinds, i),
-                    (const char *) g_ptr_array_index (report->whats, i));
-  for (guint i = 0; i < report->warnings->len; i++)
-    g_test_message ("warning: %s", (const char *) g_ptr_array_index (report->warnings, i));
-  return report;
-}
-
 static gboolean
 report_has (HolderNetReport *report,
             const char      *kind,
@@ -191,52 +111,7 @@ report_warns (HolderNetReport *report,
   return FALSE;
 }
 
-/* ---- taps and their users ------------------------------------------------ */
-
-static char *
-read_line_from (int fd)
-{
-  GString *line = g_string_new (NULL);
-  char c;
-
-  while (read (fd, &c, 1) == 1 && c != '\n')
-    g_string_append_c (line, c);
-  return g_string_free (line, FALSE);
-}
-
-/* A child that makes a network with one tap and dies without closing it.
- * Returns the bridge; @out_tap gets the tap. */
-static char *
-make_dead_network (char **out_tap)
-{
-  int lines[2];
-  int status = 0;
-  char *bridge;
-  GPid pid;
-
-  g_assert_cmpint (pipe2 (lines, O_CLOEXEC), ==, 0);
-  pid = fork ();
-  g_assert_cmpint (pid, >=, 0);
-  if (pid == 0)
-    {
-      HolderLinuxNet *net = holder_linux_net_create (NULL, NULL);
-      char *tap = net != NULL ? holder_linux_net_add_tap (net, NULL) : NULL;
-      char *line;
-
-      if (tap == NULL)
-        _exit (3);
-      line = g_strdup_printf ("%s\n%s\n", holder_linux_net_get_bridge (net), tap);
-      _exit (write (lines[1], line, strlen (line)) > 0 ? 0 : 4);
-    }
-  close (lines[1]);
-  bridge = read_line_from (lines[0]);
-  *out_tap = read_line_from (lines[0]);
-  close (lines[0]);
-  g_assert_true (wait_child (pid, &status));
-  g_assert_true (g_str_has_prefix (bridge, "fbx-"));
-  g_assert_true (g_str_has_prefix (*out_tap, "fbt-"));
-  return bridge;
-}
+/* ---- forged records and markers ------------------------------------------ */
 
 /* A record of a dead owner (pid 1 never has start time 1) that names
  * @bridge and @tap. */
@@ -283,7 +158,7 @@ assert_refused (const char *runtime,
   g_assert_false (holder_linux_net_reconcile (NULL, FALSE, NULL, report, &error));
   g_assert_error (error, HOLDER_ERROR, code);
   g_assert_nonnull (strstr (error->message, expected));
-  g_assert_cmpuint (count_links_with_prefix ("fbx-"), ==, 0);
+  g_assert_cmpuint (holder_test_net_count_links ("fbx-"), ==, 0);
 }
 
 static char *
@@ -316,9 +191,9 @@ test_runtime_made_private (void)
   GStatBuf st;
   HolderLinuxNet *net;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   r = roots_new ();
-  net = create_net ();
+  net = holder_test_linux_net_create ();
   g_assert_cmpint (g_lstat (r->runtime, &st), ==, 0);
   g_assert_true (S_ISDIR (st.st_mode));
   g_assert_cmpuint (st.st_uid, ==, 0);
@@ -327,7 +202,8 @@ test_runtime_made_private (void)
   g_assert_cmpint (g_lstat (mine, &st), ==, 0);
   g_assert_cmpuint (st.st_mode & 07777, ==, 0700);
   {
-    g_autofree char *record = record_path (r, holder_linux_net_get_bridge (net));
+    g_autofree char *record = holder_test_net_record_path (r->runtime,
+                                                           holder_linux_net_get_bridge (net));
     g_assert_cmpint (g_lstat (record, &st), ==, 0);
     g_assert_cmpuint (st.st_uid, ==, 0);
     g_assert_cmpuint (st.st_mode & 07777, ==, 0600);
@@ -335,7 +211,7 @@ test_runtime_made_private (void)
   /* Nothing of it in the user's store. */
   g_assert_true (dir_is_empty (r->store));
 
-  close_net (net);
+  holder_test_linux_net_close (net);
   /* The namespace folder goes with its last record. */
   g_assert_false (g_file_test (mine, G_FILE_TEST_EXISTS));
 }
@@ -355,7 +231,7 @@ test_runtime_refused (void)
   g_autofree char *below = NULL;
   HolderLinuxNet *net;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   r = roots_new ();
 
   /* A symbolic link, even to a folder root owns, is not followed. */
@@ -396,8 +272,8 @@ test_runtime_refused (void)
   sticky_parent = make_dir (r->dir, "sticky", 01777, 0);
   below = g_build_filename (sticky_parent, "rt", NULL);
   g_setenv ("FLEETBOX_RUNTIME_DIR", below, TRUE);
-  net = create_net ();
-  close_net (net);
+  net = holder_test_linux_net_create ();
+  holder_test_linux_net_close (net);
 }
 
 static void
@@ -409,7 +285,7 @@ test_runtime_lock_symlink (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(HolderNetReport) report = holder_net_report_new ();
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   r = roots_new ();
   g_assert_cmpint (g_mkdir (r->runtime, 0700), ==, 0);
   lock = g_build_filename (r->runtime, ".lock", NULL);
@@ -423,7 +299,7 @@ test_runtime_lock_symlink (void)
   g_assert_false (holder_linux_net_reconcile (NULL, FALSE, NULL, report, &error));
   g_assert_nonnull (strstr (error->message, "a symbolic link"));
   g_assert_false (g_file_test (planted, G_FILE_TEST_EXISTS));
-  g_assert_cmpuint (count_links_with_prefix ("fbx-"), ==, 0);
+  g_assert_cmpuint (holder_test_net_count_links ("fbx-"), ==, 0);
 }
 
 /* In a child with a mount namespace of its own and a fresh /run: the
@@ -490,10 +366,10 @@ test_runtime_default (void)
   g_autofree char *sticky = NULL;
   g_autofree char *own = NULL;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   r = roots_new ();
   g_assert_true (holder_test_check_in_child_as (0, default_runtime_in_child, NULL));
-  g_assert_cmpuint (count_links_with_prefix ("fbx-"), ==, 0);
+  g_assert_cmpuint (holder_test_net_count_links ("fbx-"), ==, 0);
 
   sticky = make_dir (r->dir, "sticky", 01777, 0);
   own = make_dir (sticky, "own", 0700, ATTACKER);
@@ -536,14 +412,14 @@ test_untrusted_record_ignored (void)
   HolderLinuxNet *live;
   GPid vmm;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   r = roots_new ();
-  live = create_net ();
+  live = holder_test_linux_net_create ();
   bridge = g_strdup (holder_linux_net_get_bridge (live));
   tap = holder_linux_net_add_tap (live, &error);
   g_assert_no_error (error);
   vmm = holder_test_net_spawn_tap_user (tap, FALSE);
-  path = record_path (r, bridge);
+  path = holder_test_net_record_path (r->runtime, bridge);
   g_assert_true (g_file_get_contents (path, &original, NULL, NULL));
   forged = forged_record (bridge, tap);
 
@@ -552,7 +428,7 @@ test_untrusted_record_ignored (void)
       g_autoptr(HolderNetReport) report = NULL;
 
       write_file (path, forged, forgeries[i].mode, forgeries[i].owner);
-      report = reconcile_report (NULL, FALSE);
+      report = holder_test_linux_net_reconcile (NULL, FALSE);
       g_assert_true (report_warns (report, "untrusted network record ignored"));
       g_assert_true (report_warns (report, forgeries[i].why));
       g_assert_cmpuint (report->kinds->len, ==, 0);
@@ -564,7 +440,7 @@ test_untrusted_record_ignored (void)
 
   write_file (path, original, 0600, 0);
   holder_test_kill_and_reap (vmm);
-  close_net (live);
+  holder_test_linux_net_close (live);
 }
 
 /* What a user puts in <store>/networks/, the old home of the records, is
@@ -614,9 +490,9 @@ test_store_records_ignored (void)
   HolderLinuxNet *live;
   GPid vmm;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   r = roots_new ();
-  live = create_net ();
+  live = holder_test_linux_net_create ();
   bridge = g_strdup (holder_linux_net_get_bridge (live));
   tap = holder_linux_net_add_tap (live, &error);
   g_assert_no_error (error);
@@ -629,7 +505,7 @@ test_store_records_ignored (void)
   forgery = (Forgery) { r->store, record_name, record, marker, planted };
   g_assert_true (holder_test_check_in_child_as (ATTACKER, forge_store, &forgery));
 
-  report = reconcile_report (r->store, FALSE);
+  report = holder_test_linux_net_reconcile (r->store, FALSE);
   g_assert_true (report_warns (report, "ignoring network records in a user-writable store"));
   g_assert_cmpuint (report->kinds->len, ==, 0);
   g_assert_true (holder_test_net_link_exists (bridge));
@@ -642,11 +518,11 @@ test_store_records_ignored (void)
 
   /* Nor when the store is all there is: the marker turns nothing on. */
   holder_test_kill_and_reap (vmm);
-  close_net (live);
+  holder_test_linux_net_close (live);
   g_assert_cmpstr ((value = holder_test_net_forwarding (UPLINK)), ==, "0");
   g_clear_pointer (&value, g_free);
   g_clear_pointer (&report, holder_net_report_free);
-  report = reconcile_report (r->store, FALSE);
+  report = holder_test_linux_net_reconcile (r->store, FALSE);
   g_assert_true (report_warns (report, "ignoring network records in a user-writable store"));
   g_assert_cmpstr ((value = holder_test_net_forwarding (UPLINK)), ==, "0");
   g_assert_false (g_file_test (planted, G_FILE_TEST_EXISTS));
@@ -672,7 +548,7 @@ test_store_networks_symlink (void)
   g_autofree char *victim = NULL;
   const char *paths[2];
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   r = roots_new ();
   elsewhere = make_dir (r->dir, "elsewhere", 0755, 0);
   victim = g_build_filename (elsewhere, "fbx-00000000.json.tmp-abcdef", NULL);
@@ -681,7 +557,7 @@ test_store_networks_symlink (void)
   paths[1] = elsewhere;
   g_assert_true (holder_test_check_in_child_as (ATTACKER, link_store_networks, paths));
 
-  report = reconcile_report (r->store, FALSE);
+  report = holder_test_linux_net_reconcile (r->store, FALSE);
   g_assert_true (report_warns (report, "a symbolic link"));
   g_assert_true (g_file_test (victim, G_FILE_TEST_EXISTS));
   g_assert_cmpuint (report->kinds->len, ==, 0);
@@ -699,15 +575,15 @@ test_untrusted_marker_ignored (void)
   g_autofree char *forged = forged_marker ();
   g_autofree char *value = NULL;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   r = roots_new ();
-  close_net (create_net ());
+  holder_test_linux_net_close (holder_test_linux_net_create ());
   dir = holder_test_net_netns_dir (r->runtime);
   g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
   marker = g_build_filename (dir, "uplink-" UPLINK ".json", NULL);
   write_file (marker, forged, 0644, ATTACKER);
 
-  report = reconcile_report (NULL, FALSE);
+  report = holder_test_linux_net_reconcile (NULL, FALSE);
   g_assert_true (report_warns (report, "untrusted forwarding marker ignored"));
   g_assert_cmpstr ((value = holder_test_net_forwarding (UPLINK)), ==, "0");
   g_assert_true (g_file_test (marker, G_FILE_TEST_EXISTS));
@@ -728,18 +604,18 @@ test_kills_only_its_tap_users (void)
   GPid elsewhere;
   GPid unrelated;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   r = roots_new ();
-  bridge = make_dead_network (&tap);
+  bridge = holder_test_linux_net_make_dead (&tap);
   vmm = holder_test_net_spawn_tap_user (tap, FALSE);
   /* A tap of the same name in another namespace is another tap. */
   elsewhere = holder_test_net_spawn_tap_user (tap, TRUE);
   /* A tap no record names. */
   unrelated = holder_test_net_spawn_tap_user ("fbt-0000beef", FALSE);
 
-  report = reconcile_report (NULL, FALSE);
+  report = holder_test_linux_net_reconcile (NULL, FALSE);
   g_assert_cmpuint (report->networks, ==, 1);
-  g_assert_true (wait_child (vmm, &status));
+  g_assert_true (holder_test_wait_child (vmm, &status));
   g_assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
   expected = g_strdup_printf ("%d (", (int) vmm);
   g_assert_true (report_has (report, "process", expected));
@@ -771,21 +647,21 @@ test_dry_run (void)
   int status = 0;
   GPid vmm;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   r = roots_new ();
   /* Not even the runtime folder is made. */
-  dry = reconcile_report (NULL, TRUE);
+  dry = holder_test_linux_net_reconcile (NULL, TRUE);
   g_assert_cmpuint (dry->kinds->len, ==, 0);
   g_assert_false (g_file_test (r->runtime, G_FILE_TEST_EXISTS));
   g_clear_pointer (&dry, holder_net_report_free);
 
-  bridge = make_dead_network (&tap);
+  bridge = holder_test_linux_net_make_dead (&tap);
   vmm = holder_test_net_spawn_tap_user (tap, FALSE);
-  record = record_path (r, bridge);
+  record = holder_test_net_record_path (r->runtime, bridge);
   attached = g_strdup_printf (") attached to %s", tap);
 
   /* Everything is reported, nothing is touched. */
-  dry = reconcile_report (NULL, TRUE);
+  dry = holder_test_linux_net_reconcile (NULL, TRUE);
   g_assert_true (report_has (dry, "process", attached));
   g_assert_true (report_has (dry, "link", tap));
   g_assert_true (report_has (dry, "table", bridge));
@@ -803,14 +679,14 @@ test_dry_run (void)
   g_clear_pointer (&value, g_free);
 
   /* The real run does what the dry run said. */
-  real = reconcile_report (NULL, FALSE);
+  real = holder_test_linux_net_reconcile (NULL, FALSE);
   g_assert_cmpuint (real->kinds->len, ==, dry->kinds->len);
   for (guint i = 0; i < dry->kinds->len; i++)
     {
       g_assert_cmpstr (g_ptr_array_index (real->kinds, i), ==, g_ptr_array_index (dry->kinds, i));
       g_assert_cmpstr (g_ptr_array_index (real->whats, i), ==, g_ptr_array_index (dry->whats, i));
     }
-  g_assert_true (wait_child (vmm, &status));
+  g_assert_true (holder_test_wait_child (vmm, &status));
   g_assert_false (holder_test_net_link_exists (tap));
   g_assert_false (holder_test_net_link_exists (bridge));
   g_assert_false (holder_test_net_table_exists (bridge));
@@ -844,11 +720,11 @@ test_subnet_taken_meanwhile (void)
   g_autoptr(GError) error = NULL;
   HolderLinuxNet *net;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   r = roots_new ();
   hook_calls = 0;
   holder_linux_net_set_address_hook (take_subnet_meanwhile, NULL);
-  net = create_net ();
+  net = holder_test_linux_net_create ();
   holder_linux_net_set_address_hook (NULL, NULL);
 
   g_assert_cmpuint (hook_calls, ==, 2);
@@ -857,14 +733,14 @@ test_subnet_taken_meanwhile (void)
   addrs = holder_test_net_ip_output ("-o -4 addr show dev %s", holder_linux_net_get_bridge (net));
   g_assert_nonnull (strstr (addrs, "inet 192.168.3.1/24"));
   g_assert_null (strstr (addrs, "192.168.2."));
-  record = record_path (r, holder_linux_net_get_bridge (net));
+  record = holder_test_net_record_path (r->runtime, holder_linux_net_get_bridge (net));
   g_assert_true (g_file_get_contents (record, &contents, NULL, NULL));
   g_assert_nonnull (strstr (contents, "\"subnet\":\"192.168.3.0/24\""));
   dump = holder_net_table_dump (holder_linux_net_get_bridge (net), &error);
   g_assert_no_error (error);
   g_assert_nonnull (strstr (dump, "192.168.3.0/24"));
 
-  close_net (net);
+  holder_test_linux_net_close (net);
   holder_test_net_ip ("addr del 192.168.2.200/24 dev busy0");
 }
 

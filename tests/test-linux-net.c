@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT
  *
  * The Linux network module against a real kernel, inside a network and
- * mount namespace this program makes for itself at start-up (the host's
- * namespace is never touched). The namespace has a fake uplink (veth upl0,
- * 10.99.0.2/24, default route via 10.99.0.1), a busy address
- * (192.168.0.1/24) and a busy route (192.168.1.0/24), so the first free
- * subnet is 192.168.2.0/24. Guests are veth peers in child namespaces
- * made with `ip netns` (fixtures only; the library never runs `ip`).
+ * mount namespace this program makes for itself at start-up
+ * (holder-test-net.h; the host's namespace is never touched). The
+ * namespace has a fake uplink (veth upl0, 10.99.0.2/24, default route via
+ * 10.99.0.1), a busy address (192.168.0.1/24) and a busy route
+ * (192.168.1.0/24), so the first free subnet is 192.168.2.0/24. Guests are
+ * veth peers in child namespaces made with `ip netns` (fixtures only; the
+ * library never runs `ip`), named in a /run/netns of the test's own.
  */
 #define _GNU_SOURCE
 #define G_LOG_DOMAIN "test-linux-net"
@@ -28,7 +29,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <asm-generic/socket.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -43,110 +43,14 @@
 #include "holder-linux-net-host.h"
 #include "holder-net-watch.h"
 #include "holder-tcp-probe.h"
+#include "holder-test-net.h"
 #include "holder-test-util.h"
 
-#define UPLINK "upl0"
+#define UPLINK HOLDER_TEST_UPLINK
 
 static const char *skip_reason;
 
 /* ---- fixtures ----------------------------------------------------------- */
-
-static gboolean
-run_ip_quiet (const char *args,
-              GError    **error)
-{
-  g_autofree char *command = g_strconcat ("ip ", args, NULL);
-  g_autofree char *err_out = NULL;
-  int status = 0;
-
-  if (!g_spawn_command_line_sync (command, NULL, &err_out, &status, error))
-    return FALSE;
-  if (!g_spawn_check_wait_status (status, error))
-    {
-      g_prefix_error (error, "%s (%s): ", command, g_strstrip (err_out));
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static void
-run_ip (const char *format,
-        ...) G_GNUC_PRINTF (1, 2);
-
-static void
-run_ip (const char *format,
-        ...)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *args = NULL;
-  va_list ap;
-
-  va_start (ap, format);
-  args = g_strdup_vprintf (format, ap);
-  va_end (ap);
-  run_ip_quiet (args, &error);
-  g_assert_no_error (error);
-}
-
-/* Every link name of the test namespace. */
-static GStrv
-list_links (void)
-{
-  g_autofree char *out = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
-  g_auto(GStrv) lines = NULL;
-  int status = 0;
-
-  g_spawn_command_line_sync ("ip -o link show", &out, NULL, &status, &error);
-  g_assert_no_error (error);
-  lines = g_strsplit (out, "\n", -1);
-  for (guint i = 0; lines[i] != NULL; i++)
-    {
-      /* "7: fbx-1a2b3c4d: <...>" or "8: fbt-...@if3: <...>" */
-      g_auto(GStrv) fields = g_strsplit (lines[i], ": ", 3);
-      char *at;
-
-      if (g_strv_length (fields) < 2)
-        continue;
-      at = strchr (fields[1], '@');
-      if (at != NULL)
-        *at = '\0';
-      g_strv_builder_add (names, fields[1]);
-    }
-  return g_strv_builder_end (names);
-}
-
-static guint
-count_links_with_prefix (const char *prefix)
-{
-  g_auto(GStrv) links = list_links ();
-  guint n = 0;
-
-  for (guint i = 0; links[i] != NULL; i++)
-    n += g_str_has_prefix (links[i], prefix) ? 1 : 0;
-  return n;
-}
-
-static gboolean
-link_exists (const char *name)
-{
-  g_auto(GStrv) links = list_links ();
-
-  return g_strv_contains ((const char *const *) links, name);
-}
-
-static char *
-read_forwarding (const char *ifname)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/sys/net/ipv4/conf/%s/forwarding", ifname);
-  g_autofree char *contents = NULL;
-  g_autoptr(GError) error = NULL;
-
-  g_file_get_contents (path, &contents, NULL, &error);
-  g_assert_no_error (error);
-  return g_strdup (g_strstrip (contents));
-}
 
 static char *
 read_global_forward (void)
@@ -157,17 +61,6 @@ read_global_forward (void)
   return g_strdup (g_strstrip (contents));
 }
 
-static gboolean
-table_exists (const char *bridge)
-{
-  g_autoptr(GError) error = NULL;
-  gboolean exists = TRUE;
-
-  holder_net_table_exists (bridge, &exists, &error);
-  g_assert_no_error (error);
-  return exists;
-}
-
 /* The runtime folder of a test: <root>/runtime. */
 static char *
 runtime_dir (const char *root)
@@ -175,67 +68,32 @@ runtime_dir (const char *root)
   return g_build_filename (root, "runtime", NULL);
 }
 
-/* This namespace's folder of it, named after the namespace cookie as the
- * library names it. */
-static char *
-netns_dir (const char *root)
-{
-  g_autofree char *runtime = runtime_dir (root);
-  g_autofree char *name = NULL;
-  guint64 cookie = 0;
-  socklen_t len = sizeof cookie;
-  int fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-  g_assert_cmpint (fd, >=, 0);
-  g_assert_cmpint (getsockopt (fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len), ==, 0);
-  close (fd);
-  name = g_strdup_printf ("net-%" G_GUINT64_FORMAT, cookie);
-  return g_build_filename (runtime, name, NULL);
-}
-
 static char *
 record_path (const char *root,
              const char *bridge)
 {
-  g_autofree char *dir = netns_dir (root);
-  g_autofree char *base = g_strconcat (bridge, ".json", NULL);
+  g_autofree char *runtime = runtime_dir (root);
 
-  return g_build_filename (dir, base, NULL);
+  return holder_test_net_record_path (runtime, bridge);
 }
 
 static char *
 marker_path (const char *root)
 {
-  g_autofree char *dir = netns_dir (root);
+  g_autofree char *runtime = runtime_dir (root);
+  g_autofree char *dir = holder_test_net_netns_dir (runtime);
 
   return g_build_filename (dir, "uplink-" UPLINK ".json", NULL);
 }
 
-/* What the runtime folder holds besides its lock: the files of this
- * namespace's folder, and any other entry (an empty namespace folder left
- * behind counts too: close and reconcile tidy it away). */
+/* What the runtime folder holds besides its lock (an empty namespace
+ * folder left behind counts too: close and reconcile tidy it away). */
 static guint
 count_network_files (const char *root)
 {
   g_autofree char *runtime = runtime_dir (root);
-  g_autofree char *mine = netns_dir (root);
-  g_autoptr(GDir) top = g_dir_open (runtime, 0, NULL);
-  g_autoptr(GDir) folder = g_dir_open (mine, 0, NULL);
-  const char *base;
-  guint n = 0;
 
-  while (top != NULL && (base = g_dir_read_name (top)) != NULL)
-    if (strcmp (base, ".lock") != 0)
-      {
-        g_test_message ("in the runtime folder: %s", base);
-        n++;
-      }
-  while (folder != NULL && (base = g_dir_read_name (folder)) != NULL)
-    {
-      g_test_message ("in the namespace folder: %s", base);
-      n++;
-    }
-  return n;
+  return holder_test_net_count_state (runtime);
 }
 
 /* A private store root with a private runtime folder: FLEETBOX_RUNTIME_DIR
@@ -254,70 +112,7 @@ make_root (void)
   return root;
 }
 
-static HolderLinuxNet *
-create_net (const char *root)
-{
-  g_autoptr(GError) error = NULL;
-  HolderLinuxNet *net = holder_linux_net_create (NULL, &error);
-
-  g_assert_no_error (error);
-  g_assert_nonnull (net);
-  return net;
-}
-
-static void
-close_net (HolderLinuxNet *net)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (holder_linux_net_close (net, NULL, &error));
-  g_assert_no_error (error);
-  holder_linux_net_free (net);
-}
-
-static gboolean
-wait_child (GPid pid,
-            int *out_status)
-{
-  while (waitpid (pid, out_status, 0) < 0)
-    {
-      if (errno != EINTR)
-        return FALSE;
-    }
-  return TRUE;
-}
-
 /* ---- sockets and guests ------------------------------------------------- */
-/* Runs @check in a forked child and returns its answer. The answer comes
- * back through a pipe, not the exit status, which valgrind may replace
- * with its own error code. */
-typedef gboolean (*ChildCheck) (gconstpointer data);
-
-static gboolean
-check_in_child (ChildCheck    check,
-                gconstpointer data)
-{
-  int answer[2];
-  int status = 0;
-  char byte = '0';
-  GPid pid;
-
-  g_assert_cmpint (pipe2 (answer, O_CLOEXEC), ==, 0);
-  pid = fork ();
-  g_assert_cmpint (pid, >=, 0);
-  if (pid == 0)
-    {
-      byte = check (data) ? '1' : '0';
-      _exit (write (answer[1], &byte, 1) == 1 ? 0 : 1);
-    }
-  close (answer[1]);
-  if (read (answer[0], &byte, 1) != 1)
-    byte = '0';
-  close (answer[0]);
-  g_assert_true (wait_child (pid, &status));
-  return byte == '1';
-}
-
 
 static gboolean
 tcp_connects (const char *ip,
@@ -400,15 +195,6 @@ spawn_listener (const char *netns)
   return pid;
 }
 
-static void
-kill_and_reap (GPid pid)
-{
-  int status;
-
-  kill (pid, SIGKILL);
-  wait_child (pid, &status);
-}
-
 typedef struct {
   const char *netns; /* NULL: the test's own namespace */
   const char *ip;
@@ -437,7 +223,7 @@ connects_from_netns (const char *netns,
 
   do
     {
-      if (check_in_child (probe_connect, &probe))
+      if (holder_test_check_in_child_as (0, probe_connect, &probe))
         return TRUE;
       g_usleep (50 * G_TIME_SPAN_MILLISECOND);
     }
@@ -455,26 +241,20 @@ add_guest (HolderLinuxNet *net,
 {
   const char *bridge = holder_linux_net_get_bridge (net);
 
-  run_ip ("netns add %s", netns);
-  run_ip ("link add %s type veth peer name eth0 netns %s", host_side, netns);
-  run_ip ("link set %s master %s up", host_side, bridge);
-  run_ip ("-n %s link set lo up", netns);
-  run_ip ("-n %s link set eth0 up", netns);
-  run_ip ("-n %s addr add %s/24 dev eth0", netns, ip);
-  run_ip ("-n %s route add default via %s", netns, holder_linux_net_get_gateway (net));
+  holder_test_net_ip ("netns add %s", netns);
+  holder_test_net_ip ("link add %s type veth peer name eth0 netns %s", host_side, netns);
+  holder_test_net_ip ("link set %s master %s up", host_side, bridge);
+  holder_test_net_ip ("-n %s link set lo up", netns);
+  holder_test_net_ip ("-n %s link set eth0 up", netns);
+  holder_test_net_ip ("-n %s addr add %s/24 dev eth0", netns, ip);
+  holder_test_net_ip ("-n %s route add default via %s", netns, holder_linux_net_get_gateway (net));
 }
 
 /* What `ip neigh` says of @ip in this namespace ("" when nothing). */
 static char *
 neighbour_of (const char *ip)
 {
-  g_autofree char *command = g_strdup_printf ("ip neigh show to %s", ip);
-  g_autoptr(GError) error = NULL;
-  char *out = NULL;
-
-  g_spawn_command_line_sync (command, &out, NULL, NULL, &error);
-  g_assert_no_error (error);
-  return g_strstrip (out);
+  return g_strstrip (holder_test_net_ip_output ("neigh show to %s", ip));
 }
 
 /* Whether @ip has the permanent entry @mac on @bridge. */
@@ -494,13 +274,9 @@ has_permanent_neighbour (const char *bridge,
 static char *
 link_address (const char *name)
 {
-  g_autofree char *command = g_strdup_printf ("ip -br link show dev %s", name);
-  g_autofree char *out = NULL;
+  g_autofree char *out = holder_test_net_ip_output ("-br link show dev %s", name);
   g_auto(GStrv) fields = NULL;
-  g_autoptr(GError) error = NULL;
 
-  g_spawn_command_line_sync (command, &out, NULL, NULL, &error);
-  g_assert_no_error (error);
   fields = g_strsplit_set (g_strstrip (out), " \t", -1);
   for (guint i = 1, seen = 0; fields[i] != NULL; i++)
     if (fields[i][0] != '\0' && ++seen == 2)
@@ -508,31 +284,12 @@ link_address (const char *name)
   g_assert_not_reached ();
 }
 
-/* Reconcile (or a dry run) that must run; returns the report. */
-static HolderNetReport *
-reconcile_report (const char *root,
-                  gboolean    dry_run)
-{
-  g_autoptr(GError) error = NULL;
-  HolderNetReport *report = holder_net_report_new ();
-
-  g_assert_true (holder_linux_net_reconcile (root, dry_run, NULL, report, &error));
-  g_assert_no_error (error);
-  for (guint i = 0; i < report->kinds->len; i++)
-    g_test_message ("%s %s %s", dry_run ? "would reclaim" : "reclaimed",
-                    (const char *) g_ptr_array_index (report->kinds, i),
-                    (const char *) g_ptr_array_index (report->whats, i));
-  for (guint i = 0; i < report->warnings->len; i++)
-    g_test_message ("warning: %s", (const char *) g_ptr_array_index (report->warnings, i));
-  return report;
-}
-
 /* Reconcile that must succeed; returns the warnings. */
 static GStrv
 reconcile_ok (const char *root,
               guint      *out_reclaimed)
 {
-  g_autoptr(HolderNetReport) report = reconcile_report (root, FALSE);
+  g_autoptr(HolderNetReport) report = holder_test_linux_net_reconcile (root, FALSE);
   g_autoptr(GStrvBuilder) warnings = g_strv_builder_new ();
 
   for (guint i = 0; i < report->warnings->len; i++)
@@ -542,15 +299,6 @@ reconcile_ok (const char *root,
   return g_strv_builder_end (warnings);
 }
 
-#define SKIP_UNLESS_READY() \
-  G_STMT_START { \
-    if (skip_reason != NULL) \
-      { \
-        g_test_skip (skip_reason); \
-        return; \
-      } \
-  } G_STMT_END
-
 /* ---- tests -------------------------------------------------------------- */
 
 static void
@@ -558,17 +306,15 @@ test_create_bridge (void)
 {
   g_autofree char *root = NULL;
   g_autofree char *addrs = NULL;
-  g_autofree char *command = NULL;
   g_autofree char *details = NULL;
-  g_autofree char *details_command = NULL;
   g_autofree char *path = NULL;
   g_autofree char *record = NULL;
   HolderLinuxNet *net;
   const char *bridge;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   root = make_root ();
-  net = create_net (root);
+  net = holder_test_linux_net_create ();
   bridge = holder_linux_net_get_bridge (net);
 
   /* The busy address and the busy route push it to the third /24. */
@@ -577,12 +323,10 @@ test_create_bridge (void)
   g_assert_true (g_str_has_prefix (bridge, "fbx-"));
   g_assert_cmpuint (strlen (bridge), ==, 12);
 
-  command = g_strdup_printf ("ip -o -4 addr show dev %s up", bridge);
-  g_spawn_command_line_sync (command, &addrs, NULL, NULL, NULL);
+  addrs = holder_test_net_ip_output ("-o -4 addr show dev %s up", bridge);
   g_assert_nonnull (strstr (addrs, "inet 192.168.2.1/24"));
 
-  details_command = g_strdup_printf ("ip -d -o link show dev %s", bridge);
-  g_spawn_command_line_sync (details_command, &details, NULL, NULL, NULL);
+  details = holder_test_net_ip_output ("-d -o link show dev %s", bridge);
   g_assert_nonnull (strstr (details, ",UP"));
   g_assert_nonnull (strstr (details, " bridge "));
 
@@ -593,7 +337,7 @@ test_create_bridge (void)
   g_assert_nonnull (strstr (record, "\"uplink\":\"" UPLINK "\""));
   g_assert_nonnull (strstr (record, "\"uplink_forwarding_original\":\"0\""));
 
-  close_net (net);
+  holder_test_linux_net_close (net);
   holder_test_remove_tree (root);
 }
 
@@ -608,9 +352,9 @@ test_create_table (void)
   g_autofree char *bridge = NULL;
   HolderLinuxNet *net;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   root = make_root ();
-  net = create_net (root);
+  net = holder_test_linux_net_create ();
   bridge = g_strdup (holder_linux_net_get_bridge (net));
 
   dump = holder_net_table_dump (bridge, &error);
@@ -623,8 +367,8 @@ test_create_table (void)
   g_assert_nonnull (strstr (dump, "hook postrouting"));
   g_assert_nonnull (strstr (dump, "hook forward"));
 
-  close_net (net);
-  g_assert_false (table_exists (bridge));
+  holder_test_linux_net_close (net);
+  g_assert_false (holder_test_net_table_exists (bridge));
   holder_test_remove_tree (root);
 }
 
@@ -633,37 +377,38 @@ test_create_forwarding (void)
 {
   g_autofree char *root = NULL;
   g_autofree char *global_before = read_global_forward ();
-  g_autofree char *all_before = read_forwarding ("all");
-  g_autofree char *default_before = read_forwarding ("default");
+  g_autofree char *all_before = holder_test_net_forwarding ("all");
+  g_autofree char *default_before = holder_test_net_forwarding ("default");
   g_autofree char *value = NULL;
   g_autofree char *marker = NULL;
   HolderLinuxNet *net;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   root = make_root ();
-  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "0");
+  g_assert_cmpstr ((value = holder_test_net_forwarding (UPLINK)), ==, "0");
   g_clear_pointer (&value, g_free);
 
-  net = create_net (root);
-  g_assert_cmpstr ((value = read_forwarding (holder_linux_net_get_bridge (net))), ==, "1");
+  net = holder_test_linux_net_create ();
+  value = holder_test_net_forwarding (holder_linux_net_get_bridge (net));
+  g_assert_cmpstr (value, ==, "1");
   g_clear_pointer (&value, g_free);
-  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "1");
+  g_assert_cmpstr ((value = holder_test_net_forwarding (UPLINK)), ==, "1");
   g_clear_pointer (&value, g_free);
 
   /* The global switches stay as they were. */
   g_assert_cmpstr ((value = read_global_forward ()), ==, global_before);
   g_clear_pointer (&value, g_free);
-  g_assert_cmpstr ((value = read_forwarding ("all")), ==, all_before);
+  g_assert_cmpstr ((value = holder_test_net_forwarding ("all")), ==, all_before);
   g_clear_pointer (&value, g_free);
-  g_assert_cmpstr ((value = read_forwarding ("default")), ==, default_before);
+  g_assert_cmpstr ((value = holder_test_net_forwarding ("default")), ==, default_before);
   g_clear_pointer (&value, g_free);
 
   /* The uplink's original value is remembered before it changes. */
   marker = marker_path (root);
   g_assert_true (g_file_test (marker, G_FILE_TEST_EXISTS));
 
-  close_net (net);
-  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "0");
+  holder_test_linux_net_close (net);
+  g_assert_cmpstr ((value = holder_test_net_forwarding (UPLINK)), ==, "0");
   g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
   holder_test_remove_tree (root);
 }
@@ -676,19 +421,19 @@ test_shared_uplink (void)
   HolderLinuxNet *first;
   HolderLinuxNet *second;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   root = make_root ();
-  first = create_net (root);
-  second = create_net (root);
+  first = holder_test_linux_net_create ();
+  second = holder_test_linux_net_create ();
   g_assert_cmpstr (holder_linux_net_get_subnet (first), ==, "192.168.2.0/24");
   g_assert_cmpstr (holder_linux_net_get_subnet (second), ==, "192.168.3.0/24");
 
   /* The uplink stays forwarding while one cluster still needs it. */
-  close_net (first);
-  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "1");
+  holder_test_linux_net_close (first);
+  g_assert_cmpstr ((value = holder_test_net_forwarding (UPLINK)), ==, "1");
   g_clear_pointer (&value, g_free);
-  close_net (second);
-  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "0");
+  holder_test_linux_net_close (second);
+  g_assert_cmpstr ((value = holder_test_net_forwarding (UPLINK)), ==, "0");
   g_assert_cmpuint (count_network_files (root), ==, 0);
   holder_test_remove_tree (root);
 }
@@ -701,14 +446,14 @@ test_create_original_one (void)
   g_autoptr(GError) error = NULL;
   HolderLinuxNet *net;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   root = make_root ();
   /* An uplink that already forwarded keeps forwarding after close. */
   g_assert_true (holder_net_forwarding_write (UPLINK, "1", &error));
   g_assert_no_error (error);
-  net = create_net (root);
-  close_net (net);
-  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "1");
+  net = holder_test_linux_net_create ();
+  holder_test_linux_net_close (net);
+  g_assert_cmpstr ((value = holder_test_net_forwarding (UPLINK)), ==, "1");
   g_assert_true (holder_net_forwarding_write (UPLINK, "0", &error));
   holder_test_remove_tree (root);
 }
@@ -720,18 +465,18 @@ test_no_free_subnet (void)
   g_autoptr(GError) error = NULL;
   HolderLinuxNet *net;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   root = make_root ();
   /* One route covering every 192.168.X.0/24 (the default route never
    * counts, or nothing would ever be free). */
-  run_ip ("route add 192.168.0.0/16 via 10.99.0.1");
+  holder_test_net_ip ("route add 192.168.0.0/16 via 10.99.0.1");
   net = holder_linux_net_create (NULL, &error);
-  run_ip ("route del 192.168.0.0/16 via 10.99.0.1");
+  holder_test_net_ip ("route del 192.168.0.0/16 via 10.99.0.1");
 
   g_assert_null (net);
   g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND);
   g_assert_nonnull (strstr (error->message, "no free 192.168.X.0/24 subnet"));
-  g_assert_cmpuint (count_links_with_prefix ("fbx-"), ==, 0);
+  g_assert_cmpuint (holder_test_net_count_links ("fbx-"), ==, 0);
   g_assert_cmpuint (count_network_files (root), ==, 0);
   holder_test_remove_tree (root);
 }
@@ -769,10 +514,10 @@ test_needs_root (void)
 {
   g_autofree char *root = NULL;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   root = make_root ();
-  g_assert_true (check_in_child (create_fails_needing_root, root));
-  g_assert_cmpuint (count_links_with_prefix ("fbx-"), ==, 0);
+  g_assert_true (holder_test_check_in_child_as (0, create_fails_needing_root, root));
+  g_assert_cmpuint (holder_test_net_count_links ("fbx-"), ==, 0);
   holder_test_remove_tree (root);
 }
 
@@ -797,9 +542,9 @@ test_reserve (void)
   HolderLinuxNet *net;
   char *ip;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   root = make_root ();
-  net = create_net (root);
+  net = holder_test_linux_net_create ();
 
   /* A free hint is honoured. */
   g_assert_cmpstr ((ip = reserve_ok (net, "web-1", "192.168.2.7")), ==, "192.168.2.7");
@@ -835,7 +580,7 @@ test_reserve (void)
   g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND);
   g_assert_cmpstr (error->message, ==, "no free IP in subnet");
 
-  close_net (net);
+  holder_test_linux_net_close (net);
   holder_test_remove_tree (root);
 }
 
@@ -847,13 +592,12 @@ test_taps (void)
   g_autofree char *record = NULL;
   g_autofree char *path = NULL;
   g_autofree char *details = NULL;
-  g_autofree char *command = NULL;
   g_autoptr(GError) error = NULL;
   HolderLinuxNet *net;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   root = make_root ();
-  net = create_net (root);
+  net = holder_test_linux_net_create ();
 
   tap = holder_linux_net_add_tap (net, &error);
   g_assert_no_error (error);
@@ -861,8 +605,7 @@ test_taps (void)
   g_assert_cmpuint (strlen (tap), ==, 12);
 
   /* A tap, up, on the bridge, and in the record. */
-  command = g_strdup_printf ("ip -d -o link show dev %s", tap);
-  g_spawn_command_line_sync (command, &details, NULL, NULL, NULL);
+  details = holder_test_net_ip_output ("-d -o link show dev %s", tap);
   g_assert_nonnull (strstr (details, "tun type tap"));
   g_assert_nonnull (strstr (details, holder_linux_net_get_bridge (net)));
   g_assert_nonnull (strstr (details, "UP"));
@@ -872,7 +615,7 @@ test_taps (void)
 
   g_assert_true (holder_linux_net_remove_tap (net, tap, &error));
   g_assert_no_error (error);
-  g_assert_false (link_exists (tap));
+  g_assert_false (holder_test_net_link_exists (tap));
   g_clear_pointer (&record, g_free);
   g_assert_true (g_file_get_contents (path, &record, NULL, NULL));
   g_assert_null (strstr (record, tap));
@@ -881,8 +624,8 @@ test_taps (void)
   g_clear_pointer (&tap, g_free);
   tap = holder_linux_net_add_tap (net, &error);
   g_assert_no_error (error);
-  close_net (net);
-  g_assert_false (link_exists (tap));
+  holder_test_linux_net_close (net);
+  g_assert_false (holder_test_net_link_exists (tap));
   holder_test_remove_tree (root);
 }
 
@@ -900,9 +643,9 @@ test_neighbours (void)
   g_autoptr(GError) error = NULL;
   HolderLinuxNet *net;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   root = make_root ();
-  net = create_net (root);
+  net = holder_test_linux_net_create ();
   bridge = g_strdup (holder_linux_net_get_bridge (net));
   ip = reserve_ok (net, "n-1", NULL);
 
@@ -920,7 +663,7 @@ test_neighbours (void)
   bridge_mac = link_address (bridge);
   tap = holder_linux_net_add_tap (net, &error);
   g_assert_no_error (error);
-  run_ip ("link set dev %s address 00:00:00:00:00:01", tap);
+  holder_test_net_ip ("link set dev %s address 00:00:00:00:00:01", tap);
   bridge_mac_after = link_address (bridge);
   g_assert_cmpstr (bridge_mac_after, ==, bridge_mac);
   g_assert_true (has_permanent_neighbour (bridge, ip, mac));
@@ -951,7 +694,7 @@ test_neighbours (void)
   /* Close: the bridge takes its entries with it. */
   g_assert_true (holder_linux_net_add_neighbour (net, ip, mac, &error));
   g_assert_no_error (error);
-  close_net (net);
+  holder_test_linux_net_close (net);
   g_clear_pointer (&line, g_free);
   g_assert_cmpstr ((line = neighbour_of (ip)), ==, "");
   holder_test_remove_tree (root);
@@ -1026,9 +769,9 @@ test_net_watch (void)
   HolderLinuxNet *net;
   int fd;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   root = make_root ();
-  net = create_net (root);
+  net = holder_test_linux_net_create ();
   tap = holder_linux_net_add_tap (net, &error);
   g_assert_no_error (error);
 
@@ -1056,7 +799,7 @@ test_net_watch (void)
   /* Without a permanent entry, the kernel confirming the guest's address
    * (as after an ARP answer) is a sign too. */
   g_assert_cmpuint (signs.signs[HOLDER_NET_SIGN_NEIGHBOUR], ==, 0);
-  run_ip ("neigh replace 192.168.2.77 lladdr 52:54:00:aa:bb:cc nud reachable dev %s",
+  holder_test_net_ip ("neigh replace 192.168.2.77 lladdr 52:54:00:aa:bb:cc nud reachable dev %s",
           holder_linux_net_get_bridge (net));
   g_assert_true (await_sign (&signs, HOLDER_NET_SIGN_NEIGHBOUR));
 
@@ -1066,7 +809,7 @@ test_net_watch (void)
   for (guint i = 0; i <= HOLDER_NET_SIGN_LOST; i++)
     g_assert_cmpuint (other_signs.signs[i], ==, 0);
   close (fd);
-  close_net (net);
+  holder_test_linux_net_close (net);
   holder_test_remove_tree (root);
 }
 
@@ -1221,9 +964,9 @@ test_slow_guest (void)
   guint deadline, watch;
   gint64 t0, carrier_at = 0, seen_at;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   root = make_root ();
-  net = create_net (root);
+  net = holder_test_linux_net_create ();
   ip = reserve_ok (net, "slow-1", NULL);
   g_assert_true (holder_linux_net_add_neighbour (net, ip, mac, &error));
   g_assert_no_error (error);
@@ -1274,7 +1017,7 @@ test_slow_guest (void)
   while (guest.pending != NULL)
     g_main_context_iteration (NULL, TRUE);
   close (guest.fd);
-  close_net (net);
+  holder_test_linux_net_close (net);
   holder_test_remove_tree (root);
 }
 
@@ -1288,9 +1031,9 @@ test_guests_reach_each_other (void)
   GPid listener_a;
   GPid listener_b;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   root = make_root ();
-  net = create_net (root);
+  net = holder_test_linux_net_create ();
   ip_a = reserve_ok (net, "guest-a", NULL);
   ip_b = reserve_ok (net, "guest-b", NULL);
   add_guest (net, "guest-a", "veth-ga", ip_a);
@@ -1304,15 +1047,15 @@ test_guests_reach_each_other (void)
   g_assert_true (connects_from_netns (NULL, ip_a, 10000));
   g_assert_true (connects_from_netns (NULL, ip_b, 10000));
 
-  kill_and_reap (listener_a);
-  kill_and_reap (listener_b);
+  holder_test_kill_and_reap (listener_a);
+  holder_test_kill_and_reap (listener_b);
   /* A guest port is not reachable once nothing listens: the probe above
    * did test the listener. */
   g_assert_false (connects_from_netns (NULL, ip_a, 0));
 
-  run_ip ("netns del guest-a");
-  run_ip ("netns del guest-b");
-  close_net (net);
+  holder_test_net_ip ("netns del guest-a");
+  holder_test_net_ip ("netns del guest-b");
+  holder_test_linux_net_close (net);
   holder_test_remove_tree (root);
 }
 
@@ -1350,49 +1093,6 @@ owner_adding_taps (const char *root,
   _exit (0);
 }
 
-static char *
-read_line_from (int fd)
-{
-  GString *line = g_string_new (NULL);
-  char c;
-
-  while (read (fd, &c, 1) == 1 && c != '\n')
-    g_string_append_c (line, c);
-  return g_string_free (line, FALSE);
-}
-
-/* A stand-in VMM: attaches to @tap like cloud-hypervisor does, then waits
- * to be killed. */
-static GPid
-spawn_tap_user (const char *tap)
-{
-  int ready[2];
-  char byte;
-  GPid pid;
-
-  g_assert_cmpint (pipe2 (ready, O_CLOEXEC), ==, 0);
-  pid = fork ();
-  g_assert_cmpint (pid, >=, 0);
-  if (pid == 0)
-    {
-      struct ifreq ifr = { 0 };
-      int fd = open ("/dev/net/tun", O_RDWR | O_CLOEXEC);
-
-      ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-      g_strlcpy (ifr.ifr_name, tap, sizeof ifr.ifr_name);
-      if (fd < 0 || ioctl (fd, TUNSETIFF, &ifr) < 0)
-        _exit (6);
-      if (write (ready[1], "r", 1) != 1)
-        _exit (7);
-      for (;;)
-        pause ();
-    }
-  close (ready[1]);
-  g_assert_cmpint (read (ready[0], &byte, 1), ==, 1);
-  close (ready[0]);
-  return pid;
-}
-
 static void
 test_crash_reconcile (void)
 {
@@ -1408,7 +1108,7 @@ test_crash_reconcile (void)
   GPid owner;
   GPid vmm;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   root = make_root ();
   g_assert_cmpint (pipe2 (lines, O_CLOEXEC), ==, 0);
   owner = fork ();
@@ -1420,21 +1120,21 @@ test_crash_reconcile (void)
     }
   close (lines[1]);
 
-  member_ip = read_line_from (lines[0]);
-  first_tap = read_line_from (lines[0]);
+  member_ip = holder_test_read_line (lines[0]);
+  first_tap = holder_test_read_line (lines[0]);
   g_assert_true (g_str_has_prefix (first_tap, "fbt-"));
-  vmm = spawn_tap_user (first_tap);
+  vmm = holder_test_net_spawn_tap_user (first_tap, FALSE);
   for (guint i = 0; i < 3; i++)
-    g_free (read_line_from (lines[0]));
+    g_free (holder_test_read_line (lines[0]));
 
   /* Killed mid-way through adding taps. */
   kill (owner, SIGKILL);
-  g_assert_true (wait_child (owner, &status));
+  g_assert_true (holder_test_wait_child (owner, &status));
   g_assert_true (WIFSIGNALED (status));
   close (lines[0]);
-  g_assert_cmpuint (count_links_with_prefix ("fbx-"), ==, 1);
-  g_assert_cmpuint (count_links_with_prefix ("fbt-"), >=, 4);
-  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "1");
+  g_assert_cmpuint (holder_test_net_count_links ("fbx-"), ==, 1);
+  g_assert_cmpuint (holder_test_net_count_links ("fbt-"), >=, 4);
+  g_assert_cmpstr ((value = holder_test_net_forwarding (UPLINK)), ==, "1");
   g_clear_pointer (&value, g_free);
   /* The member's entry outlived its owner, and survived the taps. */
   neighbour = neighbour_of (member_ip);
@@ -1446,14 +1146,14 @@ test_crash_reconcile (void)
   g_assert_cmpuint (reclaimed, ==, 1);
 
   /* The stand-in VMM attached to an orphaned tap was killed. */
-  g_assert_true (wait_child (vmm, &status));
+  g_assert_true (holder_test_wait_child (vmm, &status));
   g_assert_true (WIFSIGNALED (status));
   g_assert_cmpint (WTERMSIG (status), ==, SIGKILL);
 
-  g_assert_cmpuint (count_links_with_prefix ("fbx-"), ==, 0);
-  g_assert_cmpuint (count_links_with_prefix ("fbt-"), ==, 0);
+  g_assert_cmpuint (holder_test_net_count_links ("fbx-"), ==, 0);
+  g_assert_cmpuint (holder_test_net_count_links ("fbt-"), ==, 0);
   g_assert_cmpuint (count_network_files (root), ==, 0);
-  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "0");
+  g_assert_cmpstr ((value = holder_test_net_forwarding (UPLINK)), ==, "0");
   g_clear_pointer (&value, g_free);
   /* The bridge took its neighbour entries with it. */
   g_assert_cmpstr ((neighbour = neighbour_of (member_ip)), ==, "");
@@ -1464,37 +1164,6 @@ test_crash_reconcile (void)
   g_assert_cmpuint (reclaimed, ==, 0);
   g_assert_cmpuint (g_strv_length (warnings), ==, 0);
   holder_test_remove_tree (root);
-}
-
-/* A child that makes a network and dies without closing it. Returns the
- * bridge name. */
-static char *
-make_dead_network (const char *root)
-{
-  int lines[2];
-  int status = 0;
-  char *bridge;
-  GPid pid;
-
-  g_assert_cmpint (pipe2 (lines, O_CLOEXEC), ==, 0);
-  pid = fork ();
-  g_assert_cmpint (pid, >=, 0);
-  if (pid == 0)
-    {
-      HolderLinuxNet *net = holder_linux_net_create (NULL, NULL);
-      char *line;
-
-      if (net == NULL || holder_linux_net_add_tap (net, NULL) == NULL)
-        _exit (3);
-      line = g_strdup_printf ("%s\n", holder_linux_net_get_bridge (net));
-      _exit (write (lines[1], line, strlen (line)) > 0 ? 0 : 4);
-    }
-  close (lines[1]);
-  bridge = read_line_from (lines[0]);
-  close (lines[0]);
-  g_assert_true (wait_child (pid, &status));
-  g_assert_true (g_str_has_prefix (bridge, "fbx-"));
-  return bridge;
 }
 
 static void
@@ -1511,30 +1180,30 @@ test_reconcile_live_owner (void)
   HolderLinuxNet *live;
   const char *bridge;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   root = make_root ();
-  live = create_net (root);
+  live = holder_test_linux_net_create ();
   bridge = holder_linux_net_get_bridge (live);
   tap = holder_linux_net_add_tap (live, &error);
   g_assert_no_error (error);
-  dead = make_dead_network (root);
-  g_assert_true (link_exists (dead));
+  dead = holder_test_linux_net_make_dead (NULL);
+  g_assert_true (holder_test_net_link_exists (dead));
 
   warnings = reconcile_ok (root, &reclaimed);
   g_assert_cmpuint (reclaimed, ==, 1);
-  g_assert_false (link_exists (dead));
+  g_assert_false (holder_test_net_link_exists (dead));
 
   /* Ours is untouched: bridge, tap, table, record, forwarding. */
-  g_assert_true (link_exists (bridge));
-  g_assert_true (link_exists (tap));
-  g_assert_true (table_exists (bridge));
+  g_assert_true (holder_test_net_link_exists (bridge));
+  g_assert_true (holder_test_net_link_exists (tap));
+  g_assert_true (holder_test_net_table_exists (bridge));
   path = record_path (root, bridge);
   g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
-  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "1");
+  g_assert_cmpstr ((value = holder_test_net_forwarding (UPLINK)), ==, "1");
   g_clear_pointer (&value, g_free);
 
-  close_net (live);
-  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "0");
+  holder_test_linux_net_close (live);
+  g_assert_cmpstr ((value = holder_test_net_forwarding (UPLINK)), ==, "0");
   g_assert_cmpuint (count_network_files (root), ==, 0);
   holder_test_remove_tree (root);
 }
@@ -1546,17 +1215,19 @@ test_reconcile_corrupt_record (void)
   g_autofree char *dead = NULL;
   g_autofree char *garbage = NULL;
   g_autofree char *fake_eth0 = NULL;
+  g_autofree char *runtime = NULL;
   g_autofree char *dir = NULL;
   g_autofree char *value = NULL;
   g_auto(GStrv) warnings = NULL;
   g_autoptr(GError) error = NULL;
   guint reclaimed = 0;
 
-  SKIP_UNLESS_READY ();
+  HOLDER_TEST_SKIP_IF (skip_reason);
   root = make_root ();
-  dead = make_dead_network (root);
+  dead = holder_test_linux_net_make_dead (NULL);
 
-  dir = netns_dir (root);
+  runtime = runtime_dir (root);
+  dir = holder_test_net_netns_dir (runtime);
   garbage = g_build_filename (dir, "fbx-0badf00d.json", NULL);
   g_assert_true (g_file_set_contents (garbage, "{\"bridge\": \"fbx-0bad", -1, &error));
   /* Well-formed, but it names a link that is not ours to delete. */
@@ -1577,11 +1248,11 @@ test_reconcile_corrupt_record (void)
     }
   g_assert_true (g_file_test (garbage, G_FILE_TEST_EXISTS));
   g_assert_true (g_file_test (fake_eth0, G_FILE_TEST_EXISTS));
-  g_assert_false (link_exists (dead));
-  g_assert_true (link_exists (UPLINK));
+  g_assert_false (holder_test_net_link_exists (dead));
+  g_assert_true (holder_test_net_link_exists (UPLINK));
   /* A record that cannot be read may be a live network's: the uplink
    * keeps forwarding until it is put right. */
-  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "1");
+  g_assert_cmpstr ((value = holder_test_net_forwarding (UPLINK)), ==, "1");
   g_clear_pointer (&value, g_free);
 
   g_assert_cmpint (g_unlink (garbage), ==, 0);
@@ -1589,7 +1260,7 @@ test_reconcile_corrupt_record (void)
   g_clear_pointer (&warnings, g_strfreev);
   warnings = reconcile_ok (root, &reclaimed);
   g_assert_cmpuint (g_strv_length (warnings), ==, 0);
-  g_assert_cmpstr ((value = read_forwarding (UPLINK)), ==, "0");
+  g_assert_cmpstr ((value = holder_test_net_forwarding (UPLINK)), ==, "0");
   g_assert_cmpuint (count_network_files (root), ==, 0);
 
   holder_test_remove_tree (root);
@@ -1597,44 +1268,21 @@ test_reconcile_corrupt_record (void)
 
 /* ---- namespace set-up --------------------------------------------------- */
 
+/* The namespaces of holder-test-net.h, and /run/netns a tmpfs of its own
+ * so that `ip netns` names stay ours. */
 static const char *
 enter_private_namespace (void)
 {
-  g_autoptr(GError) error = NULL;
   static char reason[256];
+  const char *why = holder_test_net_enter ();
 
-  if (geteuid () != 0)
-    return "needs root to create a network namespace";
-  if (unshare (CLONE_NEWNET | CLONE_NEWNS) < 0)
-    {
-      g_snprintf (reason, sizeof reason, "cannot create a network namespace: %s",
-                  g_strerror (errno));
-      return reason;
-    }
-  /* Nothing mounted from here on leaks to the host; /run/netns gets its
-   * own tmpfs so that `ip netns` names stay ours. */
-  if (mount ("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
-      g_mkdir_with_parents ("/run/netns", 0755) < 0 ||
+  if (why != NULL)
+    return why;
+  if (g_mkdir_with_parents ("/run/netns", 0755) < 0 ||
       mount ("tmpfs", "/run/netns", "tmpfs", 0, "mode=0755") < 0)
     {
       g_snprintf (reason, sizeof reason, "cannot make private mounts: %s",
                   g_strerror (errno));
-      return reason;
-    }
-
-  if (!run_ip_quiet ("link set lo up", &error) ||
-      !run_ip_quiet ("link add " UPLINK " type veth peer name " UPLINK "-peer", &error) ||
-      !run_ip_quiet ("link set " UPLINK "-peer up", &error) ||
-      !run_ip_quiet ("link set " UPLINK " up", &error) ||
-      !run_ip_quiet ("addr add 10.99.0.2/24 dev " UPLINK, &error) ||
-      !run_ip_quiet ("route add default via 10.99.0.1 dev " UPLINK, &error) ||
-      !run_ip_quiet ("link add busy0 type veth peer name busy0-peer", &error) ||
-      !run_ip_quiet ("link set busy0 up", &error) ||
-      !run_ip_quiet ("addr add 192.168.0.1/24 dev busy0", &error) ||
-      !run_ip_quiet ("route add 192.168.1.0/24 via 10.99.0.1", &error))
-    {
-      g_snprintf (reason, sizeof reason, "cannot build the test network: %s",
-                  error->message);
       return reason;
     }
   return NULL;
