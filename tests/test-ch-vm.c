@@ -198,9 +198,9 @@ fixture_tear_down (Fixture *fx, gconstpointer data)
 
 /* The scripted VMM is this binary; the driver appends the real argv. */
 static HolderChVm *
-make_vm (Fixture *fx)
+make_vm_running (Fixture    *fx,
+                 const char *binary)
 {
-  g_autofree char *binary = g_strdup_printf ("%s", fx->self);
   const char *fixtures[] = { "/f/one.img", NULL };
   HolderChVmConfig config = {
     .binary = binary,
@@ -221,6 +221,12 @@ make_vm (Fixture *fx)
   HolderChVm *vm = holder_ch_vm_new (&config);
 
   return vm;
+}
+
+static HolderChVm *
+make_vm (Fixture *fx)
+{
+  return make_vm_running (fx, fx->self);
 }
 
 static char *
@@ -390,6 +396,31 @@ on_exit_seen (HolderChVm *vm, const char *message, gpointer user_data)
   *out = g_strdup (message);
 }
 
+/* The exec is not waited for at the spawn: its failure comes back as the
+ * start's error, worded as a spawn's, never as a VMM's exit. */
+static void
+test_exec_fails (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *missing = g_build_filename (fx->dir, "no-such-vmm", NULL);
+  g_autoptr(HolderChVm) vm = NULL;
+  GAsyncResult *started = NULL, *stopped = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *expected = NULL;
+
+  vm = make_vm_running (fx, missing);
+  holder_ch_vm_start_async (vm, NULL, on_done, &started);
+  g_assert_false (holder_ch_vm_start_finish (vm, wait_result (&started, 10), &error));
+  g_assert_error (error, HOLDER_ERROR, HOLDER_ERROR_BACKEND);
+  expected = g_strdup_printf ("run %s: No such file or directory", missing);
+  g_assert_cmpstr (error->message, ==, expected);
+  g_assert_false (holder_ch_vm_is_running (vm));
+
+  holder_ch_vm_stop_async (vm, on_done, &stopped);
+  g_assert_true (holder_ch_vm_stop_finish (vm, wait_result (&stopped, 5), NULL));
+  g_object_unref (started);
+  g_object_unref (stopped);
+}
+
 static void
 test_dies_on_its_own (Fixture *fx, gconstpointer data)
 {
@@ -549,6 +580,7 @@ main (int argc, char **argv)
   ADD ("/ch-vm/start-and-stop", test_start_and_stop);
   ADD ("/ch-vm/stop-escalates", test_stop_escalates);
   ADD ("/ch-vm/exits-during-boot", test_exits_during_boot);
+  ADD ("/ch-vm/exec-fails", test_exec_fails);
   ADD ("/ch-vm/dies-on-its-own", test_dies_on_its_own);
   ADD ("/ch-vm/wait-cancelled", test_wait_cancelled);
   ADD ("/ch-vm/inherited-fds", test_inherited_fds);

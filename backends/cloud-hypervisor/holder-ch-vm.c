@@ -9,10 +9,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <gio/gunixinputstream.h>
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
@@ -20,6 +21,7 @@
 #include "holder-ch-vm.h"
 #include "holder-backend.h"
 #include "holder-guest-wait.h"
+#include "holder-spawn.h"
 
 /* vm.info is polled until the API answers (fleetbox: every 200 ms):
  * right after the spawn, then at intervals doubling from the first to the
@@ -54,8 +56,10 @@ struct _HolderChVm {
   char         *tap;
   char         *mac;
 
-  GSubprocess  *process;
-  GPid          pid;
+  GPid          pid;           /* 0 until spawned */
+  GSource      *child_watch;  /* until it exits: reaps it */
+  int           report_fd;    /* the exec's failure, if any */
+  GInputStream *stderr_stream;
   gboolean      exited;
   char         *exit_message;
   GString      *stderr_tail;
@@ -167,6 +171,7 @@ holder_ch_vm_new (const HolderChVmConfig *config)
   vm->tap = g_strdup (config->tap);
   vm->mac = g_strdup (config->mac);
   vm->stderr_tail = g_string_new (NULL);
+  vm->report_fd = -1;
   vm->life = g_cancellable_new ();
 
   /* Every request goes to the API socket, whatever the URL's host. */
@@ -192,7 +197,7 @@ gboolean
 holder_ch_vm_is_running (HolderChVm *vm)
 {
   g_return_val_if_fail (vm != NULL, FALSE);
-  return vm->process != NULL && !vm->exited;
+  return vm->pid != 0 && !vm->exited;
 }
 
 GPid
@@ -224,6 +229,13 @@ add_timeout (guint        ms,
   return source;
 }
 
+static void
+reap_only (GPid     pid,
+           int      wait_status,
+           gpointer user_data)
+{
+}
+
 /* After the spawn the VMM holds its own copies. */
 static void
 close_fds (HolderChVm *vm)
@@ -245,7 +257,13 @@ holder_ch_vm_free (HolderChVm *vm)
   if (holder_ch_vm_is_running (vm))
     {
       g_warning ("freeing a running cloud-hypervisor (pid %d): killing it", (int) vm->pid);
-      g_subprocess_force_exit (vm->process);
+      kill (vm->pid, SIGKILL);
+    }
+  /* A child still to reap keeps its watch, with nobody to tell. */
+  if (vm->child_watch != NULL)
+    {
+      g_source_set_callback (vm->child_watch, G_SOURCE_FUNC (reap_only), NULL, NULL);
+      g_clear_pointer (&vm->child_watch, g_source_unref);
     }
   g_cancellable_cancel (vm->life);
   clear_source (&vm->start_timer);
@@ -255,7 +273,9 @@ holder_ch_vm_free (HolderChVm *vm)
 
   g_clear_pointer (&vm->wait, holder_guest_wait_unref);
   g_clear_object (&vm->session);
-  g_clear_object (&vm->process);
+  g_clear_object (&vm->stderr_stream);
+  if (vm->report_fd >= 0)
+    close (vm->report_fd);
   g_clear_object (&vm->life);
   g_string_free (vm->stderr_tail, TRUE);
   g_free (vm->exit_message);
@@ -272,24 +292,6 @@ holder_ch_vm_free (HolderChVm *vm)
 }
 
 /* ---------------------------------------------------------- the process */
-
-typedef struct {
-  pid_t parent;
-} ChildSetup;
-
-/* Runs in the child between fork and exec. The death signal is tied to the
- * thread that forked: this runs from the main thread, which lives as long
- * as the helper. A parent that died before prctl() took effect is caught by
- * the getppid() check. */
-static void
-child_setup_pdeathsig (gpointer user_data)
-{
-  const ChildSetup *setup = user_data;
-
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid () != setup->parent)
-    _exit (127);
-}
 
 /* The last line the VMM wrote to stderr, which usually says why it failed. */
 static char *
@@ -319,29 +321,32 @@ on_stderr_read (GObject      *source,
 }
 
 static void
-on_process_exited (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
+on_process_exited (GPid     pid,
+                   int      wait_status,
+                   gpointer user_data)
 {
   HolderChVm *vm = user_data;
-  g_autoptr(GError) error = NULL;
   g_autofree char *how = NULL;
   g_autofree char *last_line = NULL;
-
-  if (!g_subprocess_wait_finish (G_SUBPROCESS (source), result, &error) &&
-      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return; /* freed */
+  g_autofree char *exec_error = NULL;
 
   vm->exited = TRUE;
-  if (g_subprocess_get_if_signaled (vm->process))
-    how = g_strdup_printf ("cloud-hypervisor was killed by signal %d",
-                           g_subprocess_get_term_sig (vm->process));
+  /* The source is destroyed once this returns. */
+  g_clear_pointer (&vm->child_watch, g_source_unref);
+  if (WIFEXITED (wait_status) && WEXITSTATUS (wait_status) == 127)
+    exec_error = holder_spawn_exec_error (vm->report_fd);
+  if (exec_error != NULL)
+    vm->exit_message = g_strdup_printf ("run %s: %s", vm->binary_name, exec_error);
   else
-    how = g_strdup_printf ("cloud-hypervisor exited with status %d",
-                           g_subprocess_get_exit_status (vm->process));
-  last_line = stderr_last_line (vm);
-  vm->exit_message = last_line[0] != '\0' ? g_strdup_printf ("%s: %s", how, last_line)
-                                          : g_steal_pointer (&how);
+    {
+      if (WIFSIGNALED (wait_status))
+        how = g_strdup_printf ("cloud-hypervisor was killed by signal %d", WTERMSIG (wait_status));
+      else
+        how = g_strdup_printf ("cloud-hypervisor exited with status %d", WEXITSTATUS (wait_status));
+      last_line = stderr_last_line (vm);
+      vm->exit_message = last_line[0] != '\0' ? g_strdup_printf ("%s: %s", how, last_line)
+                                              : g_steal_pointer (&how);
+    }
   g_debug ("VMM %d: %s", (int) vm->pid, vm->exit_message);
 
   /* The socket belongs to the dead process. */
@@ -351,8 +356,12 @@ on_process_exited (GObject      *source,
     {
       GTask *task = g_steal_pointer (&vm->start_task);
       clear_source (&vm->start_timer);
-      g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                               "%s before its API answered", vm->exit_message);
+      if (exec_error != NULL)
+        g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND, "%s",
+                                 vm->exit_message);
+      else
+        g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+                                 "%s before its API answered", vm->exit_message);
       g_object_unref (task);
     }
   if (holder_guest_wait_is_pending (vm->wait))
@@ -501,57 +510,49 @@ holder_ch_vm_start_async (HolderChVm          *vm,
                           gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GError) error = NULL;
-  ChildSetup *setup;
-  const char *pid_text;
+  HolderSpawn spawn;
 
   g_return_if_fail (vm != NULL);
-  g_return_if_fail (vm->process == NULL);
+  g_return_if_fail (vm->pid == 0);
 
   task = g_task_new (NULL, cancellable, callback, user_data);
 
   /* A stale socket of an earlier VMM would make the bind fail. */
   g_unlink (vm->api_socket);
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
-                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  setup = g_new0 (ChildSetup, 1);
-  setup->parent = getpid ();
-  g_subprocess_launcher_set_child_setup (launcher, child_setup_pdeathsig, setup, g_free);
   for (guint i = 0; i < vm->fds->len; i++)
-    {
-      int fd = g_array_index (vm->fds, int, i);
-      int copy = fd >= 0 ? fcntl (fd, F_DUPFD_CLOEXEC, 3) : -1;
-
-      if (copy < 0)
-        {
-          g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                                   "run %s: cannot pass descriptor %u: %s", vm->binary_name,
-                                   HOLDER_CH_VM_FIRST_FD + i, g_strerror (errno));
-          return;
-        }
-      /* The launcher closes its copy once the child has it. */
-      g_subprocess_launcher_take_fd (launcher, copy, HOLDER_CH_VM_FIRST_FD + i);
-    }
-  vm->process = g_subprocess_launcher_spawnv (launcher, (const char *const *) vm->argv, &error);
-  if (vm->process == NULL)
+    if (g_array_index (vm->fds, int, i) < 0)
+      {
+        g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
+                                 "run %s: cannot pass descriptor %u: it could not be copied",
+                                 vm->binary_name, HOLDER_CH_VM_FIRST_FD + i);
+        return;
+      }
+  /* From the main thread, which lives as long as the helper: the VMM's
+   * death signal is tied to the thread that forks it. The exec is not
+   * waited for; its failure comes back as the child's exit. */
+  if (!holder_spawn_start ((const char *const *) vm->argv, (const int *) vm->fds->data,
+                           vm->fds->len, HOLDER_CH_VM_FIRST_FD, &spawn, &error))
     {
       g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
                                "run %s: %s", vm->binary_name, error->message);
       return;
     }
   close_fds (vm);
-  pid_text = g_subprocess_get_identifier (vm->process);
-  vm->pid = pid_text != NULL ? (GPid) atoi (pid_text) : 0;
+  vm->pid = spawn.pid;
+  vm->report_fd = spawn.report_fd;
+  vm->stderr_stream = g_unix_input_stream_new (spawn.stderr_fd, TRUE);
   if (vm->name != NULL)
     holder_boot_trace (vm->name, "vmm-spawned");
   g_debug ("VMM %d started: %s", (int) vm->pid, vm->binary_name);
 
-  g_input_stream_read_async (g_subprocess_get_stderr_pipe (vm->process),
-                             vm->stderr_chunk, sizeof vm->stderr_chunk,
+  g_input_stream_read_async (vm->stderr_stream, vm->stderr_chunk, sizeof vm->stderr_chunk,
                              G_PRIORITY_DEFAULT, vm->life, on_stderr_read, vm);
-  g_subprocess_wait_async (vm->process, vm->life, on_process_exited, vm);
+  vm->child_watch = g_child_watch_source_new (vm->pid);
+  g_source_set_callback (vm->child_watch, G_SOURCE_FUNC (on_process_exited),
+                         vm, NULL);
+  g_source_attach (vm->child_watch, g_main_context_get_thread_default ());
 
   vm->start_task = g_steal_pointer (&task);
   vm->start_poll_ms = API_POLL_FIRST_MS;
@@ -673,12 +674,12 @@ stop_advance (HolderChVm *vm)
       break;
     case STOP_SIGTERM:
       g_debug ("VMM %d: SIGTERM", (int) vm->pid);
-      g_subprocess_send_signal (vm->process, SIGTERM);
+      kill (vm->pid, SIGTERM);
       vm->stop_timer = add_timeout (STOP_SIGTERM_MS, on_stop_timer, vm);
       break;
     case STOP_SIGKILL:
       g_debug ("VMM %d: SIGKILL", (int) vm->pid);
-      g_subprocess_force_exit (vm->process);
+      kill (vm->pid, SIGKILL);
       vm->stop_timer = add_timeout (STOP_SIGKILL_MS, on_stop_timer, vm);
       break;
     case STOP_DONE:
