@@ -7,11 +7,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
-#include <sched.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +21,8 @@
 #define BOOT_TIMEOUT_MS (240 * 1000)
 
 static char *skip_reason;
+/* What meson test hands these tests. */
+static const char *const needed_env[] = { "HOLDER_TEST_CH_STANDIN", "HOLDER_TEST_HELPER", NULL };
 
 typedef struct {
   char  *root;
@@ -35,77 +34,6 @@ typedef struct {
   char  *subnet;
   HolderHelper *helper;
 } Fixture;
-
-/* ---------------------------------------------------------- namespace */
-
-static gboolean
-run_command (const char *command_line, GError **error)
-{
-  g_autofree char *err = NULL;
-  int status = 0;
-
-  if (!g_spawn_command_line_sync (command_line, NULL, &err, &status, error))
-    return FALSE;
-  if (!g_spawn_check_wait_status (status, NULL))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", command_line, g_strchomp (err));
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static char *
-guest_skip_reason (void)
-{
-  const char *kernel = g_getenv ("HOLDER_TEST_GUEST_KERNEL");
-  GStatBuf st;
-
-  if (g_getenv ("HOLDER_TEST_CH_STANDIN") == NULL || g_getenv ("HOLDER_TEST_HELPER") == NULL)
-    return g_strdup ("HOLDER_TEST_CH_STANDIN or HOLDER_TEST_HELPER not set (run through meson test)");
-  if (kernel == NULL || g_stat (kernel, &st) != 0 || st.st_size == 0)
-    {
-      g_autofree char *dir = kernel != NULL ? g_path_get_dirname (kernel) : g_strdup (".");
-      g_autofree char *status_path = g_build_filename (dir, "guest-status", NULL);
-      g_autofree char *status = NULL;
-
-      if (g_file_get_contents (status_path, &status, NULL, NULL) && g_str_has_prefix (status, "skip: "))
-        return g_strdup (g_strchomp (status + strlen ("skip: ")));
-      return g_strdup ("the test guest was not built");
-    }
-  return NULL;
-}
-
-/* Bridges, taps, guests, nft tables: all in a namespace of our own. */
-static char *
-setup_namespace (void)
-{
-  g_autofree char *qemu = NULL;
-  g_autoptr(GError) error = NULL;
-  char *reason;
-
-  if (geteuid () != 0)
-    return g_strdup ("needs root (network namespace, bridge, taps)");
-  if ((reason = guest_skip_reason ()) != NULL)
-    return reason;
-  qemu = g_find_program_in_path ("qemu-system-x86_64");
-  if (qemu == NULL)
-    return g_strdup ("qemu-system-x86_64 not installed (Debian: qemu-system-x86)");
-  if (!g_file_test ("/dev/net/tun", G_FILE_TEST_EXISTS))
-    return g_strdup ("/dev/net/tun missing");
-  if (unshare (CLONE_NEWNET | CLONE_NEWNS) != 0)
-    return g_strdup_printf ("unshare: %s", g_strerror (errno));
-  if (mount ("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-    return g_strdup_printf ("make mounts private: %s", g_strerror (errno));
-  if (mount ("sysfs", "/sys", "sysfs", 0, NULL) != 0)
-    g_debug ("mount sysfs: %s", g_strerror (errno));
-  if (!run_command ("ip link set lo up", &error))
-    return g_strdup (error->message);
-  /* Orphaned VMMs and qemus come to us, so that we can see them die. */
-  prctl (PR_SET_CHILD_SUBREAPER, 1);
-  return NULL;
-}
-
-/* ----------------------------------------------------------- processes */
 
 /* ---------------------------------------------------------------- fixture */
 
@@ -496,7 +424,7 @@ main (int argc, char **argv)
   int ret;
 
   g_test_init (&argc, &argv, NULL);
-  skip_reason = setup_namespace ();
+  skip_reason = holder_test_guest_enter_namespace (needed_env, HOLDER_TEST_GUEST_NS_SUBREAPER);
 
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
   ADD ("/ch-e2e/cluster", test_cluster);

@@ -19,18 +19,13 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <glib/gstdio.h>
 
 #include <holder.h>
 #include "holder-test-guest.h"
@@ -54,52 +49,12 @@ typedef struct {
 
 /* ---------------------------------------------------------- namespace */
 
-static gboolean
-run_command (const char *command_line,
-             GError    **error)
-{
-  g_autofree char *err = NULL;
-  int status = 0;
-
-  if (!g_spawn_command_line_sync (command_line, NULL, &err, &status, error))
-    return FALSE;
-  if (!g_spawn_check_wait_status (status, NULL))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", command_line,
-                   g_strchomp (err));
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static char *
-guest_skip_reason (void)
-{
-  const char *kernel = g_getenv ("HOLDER_TEST_GUEST_KERNEL");
-  GStatBuf st;
-
-  if (g_getenv ("HOLDER_TEST_CH_STANDIN") == NULL || g_getenv ("HOLDER_TEST_HELPER") == NULL)
-    return g_strdup ("HOLDER_TEST_CH_STANDIN or HOLDER_TEST_HELPER not set (run through meson test)");
-  if (kernel == NULL || g_stat (kernel, &st) != 0 || st.st_size == 0)
-    {
-      g_autofree char *dir = kernel != NULL ? g_path_get_dirname (kernel) : g_strdup (".");
-      g_autofree char *status_path = g_build_filename (dir, "guest-status", NULL);
-      g_autofree char *status = NULL;
-
-      if (g_file_get_contents (status_path, &status, NULL, NULL) &&
-          g_str_has_prefix (status, "skip: "))
-        return g_strdup (g_strchomp (status + strlen ("skip: ")));
-      return g_strdup ("the test guest was not built");
-    }
-  return NULL;
-}
-
 /* Bridges, taps, guests, nft tables: all in a namespace of our own. */
 static char *
 setup_namespace (void)
 {
+  static const char *const needed_env[] = { "HOLDER_TEST_CH_STANDIN", "HOLDER_TEST_HELPER", NULL };
   static const char *const fixture[] = {
-    "ip link set lo up",
     "ip link add " UPLINK " type veth peer name " UPLINK "-peer",
     "ip link set " UPLINK "-peer up",
     "ip link set " UPLINK " up",
@@ -107,35 +62,21 @@ setup_namespace (void)
     "ip route add default via 10.99.0.1 dev " UPLINK,
     NULL,
   };
-  g_autofree char *qemu = NULL;
-  g_autofree char *nft = NULL;
+  g_autofree char *nft = g_find_program_in_path ("nft");
   g_autoptr(GError) error = NULL;
   char *reason;
 
-  if (geteuid () != 0)
-    return g_strdup ("needs root (network namespace, bridge, taps)");
-  if ((reason = guest_skip_reason ()) != NULL)
-    return reason;
-  qemu = g_find_program_in_path ("qemu-system-x86_64");
-  if (qemu == NULL)
-    return g_strdup ("qemu-system-x86_64 not installed (Debian: qemu-system-x86)");
-  nft = g_find_program_in_path ("nft");
-  if (nft == NULL)
+  if (geteuid () == 0 && nft == NULL)
     return g_strdup ("nft not installed (Debian: nftables); it reads the tables back");
-  if (!g_file_test ("/dev/net/tun", G_FILE_TEST_EXISTS))
-    return g_strdup ("/dev/net/tun missing");
-  if (unshare (CLONE_NEWNET | CLONE_NEWNS) != 0)
-    return g_strdup_printf ("unshare: %s", g_strerror (errno));
-  if (mount ("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0)
-    return g_strdup_printf ("make mounts private: %s", g_strerror (errno));
-  /* /sys/class/net of this namespace, watched for taps. */
-  if (mount ("sysfs", "/sys", "sysfs", 0, NULL) != 0)
-    return g_strdup_printf ("mount sysfs: %s", g_strerror (errno));
+  /* Orphaned VMMs and qemus come to us, so that we can see them die; taps
+   * are watched in this namespace's /sys/class/net. */
+  reason = holder_test_guest_enter_namespace (needed_env, HOLDER_TEST_GUEST_NS_SUBREAPER |
+                                                          HOLDER_TEST_GUEST_NS_NEED_SYSFS);
+  if (reason != NULL)
+    return reason;
   for (guint i = 0; fixture[i] != NULL; i++)
-    if (!run_command (fixture[i], &error))
+    if (!holder_test_run_command (fixture[i], &error))
       return g_strdup_printf ("cannot build the test network: %s", error->message);
-  /* Orphaned VMMs and qemus come to us, so that we can see them die. */
-  prctl (PR_SET_CHILD_SUBREAPER, 1);
   return NULL;
 }
 

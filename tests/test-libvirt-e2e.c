@@ -73,16 +73,6 @@ run_argv (const char *const *argv, char **out, GError **error)
   return TRUE;
 }
 
-static gboolean
-run_command (const char *command_line, GError **error)
-{
-  g_auto(GStrv) argv = NULL;
-
-  if (!g_shell_parse_argv (command_line, NULL, &argv, error))
-    return FALSE;
-  return run_argv ((const char *const *) argv, NULL, error);
-}
-
 /* `virsh <what> --all --name` on the private daemon: the names, one a line. */
 static char *
 virsh_names (const char *what)
@@ -112,31 +102,11 @@ holder_networks_exist (void)
 
 /* ------------------------------------------------------- the namespaces */
 
-static char *
-guest_skip_reason (void)
-{
-  const char *kernel = g_getenv ("HOLDER_TEST_GUEST_KERNEL");
-  GStatBuf st;
-
-  if (g_getenv ("HOLDER_TEST_HELPER") == NULL || g_getenv ("HOLDER_TEST_GUEST_INITRAMFS") == NULL)
-    return g_strdup ("HOLDER_TEST_HELPER or the test guest not set (run through meson test)");
-  if (kernel == NULL || g_stat (kernel, &st) != 0 || st.st_size == 0)
-    {
-      g_autofree char *dir = kernel != NULL ? g_path_get_dirname (kernel) : g_strdup (".");
-      g_autofree char *status_path = g_build_filename (dir, "guest-status", NULL);
-      g_autofree char *status = NULL;
-
-      if (g_file_get_contents (status_path, &status, NULL, NULL) && g_str_has_prefix (status, "skip: "))
-        return g_strdup (g_strchomp (status + strlen ("skip: ")));
-      return g_strdup ("the test guest was not built");
-    }
-  return NULL;
-}
-
 /* Before the namespaces: what the test needs from the host. */
 static char *
 host_skip_reason (void)
 {
+  static const char *const needed_env[] = { "HOLDER_TEST_HELPER", NULL };
   static const char *const programs[] = { "libvirtd", "virtlogd", "virsh",
                                           "qemu-system-x86_64", "ip", "iptables" };
 
@@ -152,7 +122,7 @@ host_skip_reason (void)
     }
   if (!g_file_test ("/etc/libvirt/libvirtd.conf", G_FILE_TEST_EXISTS))
     return g_strdup ("/etc/libvirt/libvirtd.conf missing (Debian: libvirt-daemon-system)");
-  return guest_skip_reason ();
+  return holder_test_guest_skip_reason (needed_env);
 }
 
 /* pid 1 of the new pid namespace: reap every process until the test ends,
@@ -323,7 +293,7 @@ start_private_libvirtd (void)
 
   etc = g_build_filename (state_dir, "etc", NULL);
   copy = g_strdup_printf ("cp -a /etc/libvirt %s", etc);
-  if (!run_command (copy, &error))
+  if (!holder_test_run_command (copy, &error))
     return g_strdup (error->message);
   /* The distribution's default network is none of our business. */
   g_autofree char *default_net = g_build_filename (etc, "qemu", "networks", "default.xml", NULL);
@@ -356,12 +326,12 @@ start_private_libvirtd (void)
   if ((reason = write_file ("/etc/libvirt", "qemu.conf", qemu_conf)) != NULL)
     return reason;
 
-  if (!run_command ("ip link set lo up", &error))
+  if (!holder_test_run_command ("ip link set lo up", &error))
     return g_strdup (error->message);
   virtlogd = g_strdup_printf ("virtlogd -d -p %s/virtlogd.pid", state_dir);
   libvirtd = g_strdup_printf ("libvirtd -d --listen -f /etc/libvirt/libvirtd.conf -p %s/libvirtd.pid",
                               state_dir);
-  if (!run_command (virtlogd, &error) || !run_command (libvirtd, &error))
+  if (!holder_test_run_command (virtlogd, &error) || !holder_test_run_command (libvirtd, &error))
     return g_strdup (error->message);
   socket = g_build_filename (state_dir, "libvirt-sock", NULL);
   if (!wait_for_file (socket, 30 * 1000))
