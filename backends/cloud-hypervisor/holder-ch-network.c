@@ -385,23 +385,23 @@ neighbour_job (GTask    *task,
 }
 
 /* Sets @member's neighbour entry on the worker, in order with the taps
- * (it is removed when the VM stops). Once the guest's address and MAC are
- * known, a
- * permanent entry spares every probe of its port 22 the address
- * resolution (which the kernel retries once a second while the guest is
- * not up); having none only makes readiness slower: a warning. */
-void
-ch_set_neighbour (HolderBackendCh *self,
-                  const char      *member,
-                  const char      *ip,
-                  const char      *mac)
+ * (it is removed when the VM stops), then calls @done if given. Once the
+ * guest's address and MAC are known, a permanent entry spares every probe
+ * of its port 22 the address resolution (which the kernel retries once a
+ * second while the guest is not up); having none only makes readiness
+ * slower: a warning. */
+static void
+ch_set_neighbour_then (HolderBackendCh     *self,
+                       const char          *member,
+                       const char          *ip,
+                       const char          *mac,
+                       GAsyncReadyCallback  done,
+                       gpointer             user_data)
 {
   GTask *task;
   NetJob *job;
 
-  if (self->net == NULL)
-    return;
-  task = net_job_new (self, NULL, NULL, NULL, "ch_neighbour_job");
+  task = net_job_new (self, NULL, done, user_data, "ch_neighbour_job");
   job = net_job_of (task);
   job->member = g_strdup (member);
   job->ip = g_strdup (ip);
@@ -409,13 +409,27 @@ ch_set_neighbour (HolderBackendCh *self,
   net_job_start (self, task, neighbour_job);
 }
 
-static void
-ch_add_neighbour (const char              *name,
-                  const HolderReservation *reservation,
-                  gpointer                 user_data)
+void
+ch_set_neighbour (HolderBackendCh *self,
+                  const char      *member,
+                  const char      *ip,
+                  const char      *mac)
 {
-  ch_set_neighbour (user_data, name, reservation->ip, reservation->mac);
-  ch_prepare_tap (user_data, name);
+  if (self->net != NULL)
+    ch_set_neighbour_then (self, member, ip, mac, NULL, NULL);
+}
+
+/* The reservation goes out once its neighbour entry is in: whoever reads
+ * the reply finds the entry. */
+static void
+on_reserved_neighbour_set (GObject      *source,
+                           GAsyncResult *result,
+                           gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+
+  g_task_return_pointer (task, holder_reservation_copy (g_task_get_task_data (task)),
+                         (GDestroyNotify) holder_reservation_free);
 }
 
 void
@@ -427,10 +441,29 @@ ch_reserve_async (HolderBackend       *backend,
                   gpointer             user_data)
 {
   HolderBackendCh *self = (HolderBackendCh *) backend;
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  g_autofree char *ip = NULL;
+  g_autofree char *mac = NULL;
+  GError *error = NULL;
 
-  holder_ipam_reserve_async (self->net != NULL ? holder_linux_net_get_ipam (self->net) : NULL,
-                             name, ip_hint, ch_add_neighbour, self,
-                             cancellable, callback, user_data);
+  g_task_set_name (task, "ch_reserve_async");
+  if (self->net == NULL)
+    {
+      g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_NETWORK_NOT_CREATED,
+                               "network not created");
+      return;
+    }
+  ip = holder_ipam_reserve (holder_linux_net_get_ipam (self->net), name, ip_hint, &error);
+  if (ip == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  mac = holder_mac_for_name (name);
+  g_task_set_task_data (task, holder_reservation_new (ip, mac),
+                        (GDestroyNotify) holder_reservation_free);
+  ch_set_neighbour_then (self, name, ip, mac, on_reserved_neighbour_set, g_object_ref (task));
+  ch_prepare_tap (self, name);
 }
 
 /* A member's tap made ahead of its boot, when it is reserved: the kernel
