@@ -73,10 +73,12 @@ HolderStoreClaim *holder_store_claim_take (HolderStoreDir        *store,
                                            const char            *name,
                                            GError               **error);
 
-/* Binds and listens on the claim's socket: bound in a private folder of
- * this process (run/.bind-XXXXXX, 0700), made mode 0666 there when running
- * as root (connectable by the invoking user; peer credentials decide who
- * may command), then renamed over run/<h>.sock. Never a chmod by path in a
+/* Binds and listens on the claim's socket: bound in a folder only this
+ * uid can write to (run/.bind-shared-<euid>, 0700, shared by this uid's
+ * helpers under names of their own; a fresh run/.bind-XXXXXX when that
+ * name holds anything else), made mode 0666 there when running as root
+ * (connectable by the invoking user; peer credentials decide who may
+ * command), then renamed over run/<h>.sock. Never a chmod by path in a
  * folder the user can write to. Returns the listening descriptor
  * (non-blocking, close-on-exec), which the caller owns. */
 int holder_store_claim_listen (HolderStoreClaim  *claim,

@@ -434,56 +434,94 @@ remove_bind_folder (HolderStoreClaim *claim,
   close (dir_fd);
 }
 
-int
-holder_store_claim_listen (HolderStoreClaim  *claim,
-                           int                backlog,
-                           GError           **error)
+/* Binds @sock_name in @dir_fd (a folder only this uid can write to), then
+ * renames it over the claim's socket. -1 with errno set on failure, and
+ * nothing left at @sock_name. */
+static int
+listen_in_folder (HolderStoreClaim *claim,
+                  int               dir_fd,
+                  const char       *sock_name,
+                  int               backlog)
 {
   int run_fd = holder_store_dir_get_run_fd (claim->store);
-  g_autofree char *folder = NULL;
   struct stat st;
-  int dir_fd, sock;
-
-  g_return_val_if_fail (!claim->has_socket, -1);
-
-  dir_fd = make_bind_folder (claim, &folder, error);
-  if (dir_fd < 0)
-    return -1;
+  int sock, saved_errno;
 
   sock = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (sock < 0 || bind_in_folder (sock, dir_fd, "s") != 0)
+  if (sock < 0)
+    return -1;
+  if (bind_in_folder (sock, dir_fd, sock_name) != 0)
     goto fail;
   /* Connectable by the user who ran sudo (connecting needs write access).
    * By name, but in a folder nobody else can enter or change. */
-  if (geteuid () == 0 && fchmodat (dir_fd, "s", 0666, 0) != 0)
+  if (geteuid () == 0 && fchmodat (dir_fd, sock_name, 0666, 0) != 0)
     goto fail;
-  if (fstatat (dir_fd, "s", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISSOCK (st.st_mode))
+  if (fstatat (dir_fd, sock_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
     goto fail;
+  if (!S_ISSOCK (st.st_mode))
+    {
+      errno = EEXIST;
+      goto fail;
+    }
   if (listen (sock, backlog) != 0)
     goto fail;
   /* Atomically over whatever is at the name: a stale socket of a dead
    * helper (we hold the lock, so nobody live serves it), or a link, which
    * is replaced, not followed. */
-  if (renameat (dir_fd, "s", run_fd, claim->socket_name) != 0)
+  if (renameat (dir_fd, sock_name, run_fd, claim->socket_name) != 0)
     goto fail;
 
   /* Swapped already? Then it is the user's, and we will not remove it. */
   claim->has_socket = holder_store_stat_renamed (run_fd, claim->socket_name, &st,
                                                  &claim->socket_st);
-  remove_bind_folder (claim, dir_fd, folder);
   return sock;
 
 fail:
-  {
-    int saved_errno = errno;
+  saved_errno = errno;
+  close (sock);
+  unlinkat (dir_fd, sock_name, 0);
+  errno = saved_errno;
+  return -1;
+}
 
+int
+holder_store_claim_listen (HolderStoreClaim  *claim,
+                           int                backlog,
+                           GError           **error)
+{
+  static guint bind_serial;
+  g_autofree char *folder = NULL;
+  int dir_fd, sock, saved_errno;
+
+  g_return_val_if_fail (!claim->has_socket, -1);
+
+  dir_fd = holder_store_dir_open_bind_folder (claim->store);
+  if (dir_fd >= 0)
+    {
+      char sock_name[64];
+
+      /* The pid keeps this uid's helpers apart, the serial our binds. */
+      g_snprintf (sock_name, sizeof sock_name, "s-%d-%u", (int) getpid (), ++bind_serial);
+      sock = listen_in_folder (claim, dir_fd, sock_name, backlog);
+      saved_errno = errno;
+      close (dir_fd);
+      if (sock >= 0)
+        return sock;
+      /* Removed under us (a prune), say: a folder of its own will do. */
+      g_debug ("listen on %s in the shared folder: %s", claim->socket_path,
+               g_strerror (saved_errno));
+    }
+
+  dir_fd = make_bind_folder (claim, &folder, error);
+  if (dir_fd < 0)
+    return -1;
+  sock = listen_in_folder (claim, dir_fd, "s", backlog);
+  saved_errno = errno;
+  remove_bind_folder (claim, dir_fd, folder);
+  if (sock < 0)
     g_set_error (error, HOLDER_ERROR, HOLDER_ERROR_FAILED, "listen on %s: %s",
                  claim->socket_path, g_strerror (saved_errno));
-    if (sock >= 0)
-      close (sock);
-    remove_bind_folder (claim, dir_fd, folder);
-    return -1;
-  }
+  return sock;
 }
 
 gboolean

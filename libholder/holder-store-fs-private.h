@@ -69,6 +69,14 @@ const char *holder_store_dir_get_path (HolderStoreDir *store);
 int holder_store_dir_get_run_fd (HolderStoreDir *store);
 int holder_store_dir_get_clusters_fd (HolderStoreDir *store);
 
+/* run/.bind-shared-<euid> (0700, this uid's), opened, made if missing:
+ * where this uid's helpers bind their sockets before renaming them into
+ * run/, each under names of its own. -1 when the name holds anything we
+ * cannot trust (someone else's folder, a link, a file); the caller then
+ * binds in a fresh folder. The last reference to @store removes it if this
+ * process used it and it is empty. */
+int holder_store_dir_open_bind_folder (HolderStoreDir *store);
+
 /* TRUE when owners and modes are checked (euid 0). */
 gboolean holder_store_dir_is_strict (HolderStoreDir *store);
 

@@ -208,6 +208,59 @@ prune_bind_folder (Prune      *prune,
   close (fd);
 }
 
+/* run/.bind-shared-<uid>, where helpers bind before renaming into run/:
+ * sockets of helpers killed between the two (a bind lasts microseconds, so
+ * any older than BIND_FOLDER_MAX_AGE_S), then the folder once it is
+ * empty. A live helper recreates it when it next binds (and one binding as
+ * it goes binds in a folder of its own). */
+static void
+prune_shared_bind_folder (Prune      *prune,
+                          const char *run_path,
+                          const char *name)
+{
+  int run_fd = holder_store_dir_get_run_fd (prune->store);
+  g_autofree char *path = g_build_filename (run_path, name, NULL);
+  g_autoptr(GPtrArray) entries = NULL;
+  guint left = 0;
+  struct stat st;
+  int fd;
+
+  fd = openat (run_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  if (fstat (fd, &st) != 0 || (st.st_mode & 077) != 0 ||
+      !holder_store_dir_trusts_uid (prune->store, st.st_uid))
+    {
+      close (fd);
+      return;
+    }
+  entries = list_folder (fd);
+  for (guint i = 0; i < entries->len; i++)
+    {
+      const char *entry = g_ptr_array_index (entries, i);
+      g_autofree char *entry_path = g_build_filename (path, entry, NULL);
+
+      if (fstatat (fd, entry, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISSOCK (st.st_mode) ||
+          time (NULL) - st.st_mtime <= BIND_FOLDER_MAX_AGE_S)
+        left++;
+      else if (prune->dry_run)
+        prune_report (prune, "bind socket", entry_path);
+      else if (unlinkat (fd, entry, 0) == 0)
+        prune_report (prune, "bind socket", entry_path);
+      else
+        left++;
+    }
+  close (fd);
+  if (left > 0)
+    return;
+  if (prune->dry_run)
+    prune_report (prune, "bind folder", path);
+  else if (unlinkat (run_fd, name, AT_REMOVEDIR) == 0)
+    prune_report (prune, "bind folder", path);
+  else if (errno != ENOENT && errno != ENOTEMPTY && errno != EEXIST)
+    g_debug ("prune: remove %s: %s", path, g_strerror (errno));
+}
+
 /* run/: sockets and lock files of dead helpers, and bind folders. */
 static void
 prune_run (Prune *prune)
@@ -231,6 +284,8 @@ prune_run (Prune *prune)
         socket_name = g_strdup (name);
       else if (is_hash_name (name, ".sock.lock") || is_hash_name (name, ".ctl.lock"))
         socket_name = g_strndup (name, strlen (name) - strlen (".lock"));
+      else if (g_str_has_prefix (name, ".bind-shared-"))
+        prune_shared_bind_folder (prune, run_path, name);
       else if (g_str_has_prefix (name, ".bind-") && strlen (name) == strlen (".bind-XXXXXX"))
         prune_bind_folder (prune, run_path, name);
       if (socket_name == NULL)

@@ -759,7 +759,8 @@ test_path_tricks (void)
   const char *root_entries[] = { "clusters", "images", "run", NULL };
   const char *cluster_entries[] = { "web", NULL };
   const char *web_entries[] = { "web-1", NULL };
-  const char *run_entries[] = { sock_name, ctl_name, sock_lock, ctl_lock, NULL };
+  g_autofree char *bind_folder = g_strdup_printf (".bind-shared-%u", (unsigned) geteuid ());
+  const char *run_entries[] = { sock_name, ctl_name, sock_lock, ctl_lock, bind_folder, NULL };
 
   create_network (fx);
   for (guint i = 0; names[i] != NULL; i++)

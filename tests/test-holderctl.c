@@ -217,10 +217,10 @@ test_ls_stale_and_prune (void)
   {
     g_autoptr(JsonArray) pruned = parse_json_array (r.out);
 
-    /* The link, and of each of the two members its pidfile, its socket
-     * and the socket's lock file. */
-    g_assert_cmpuint (json_array_get_length (pruned), ==, 7);
-    for (guint i = 0; i < 7; i++)
+    /* The link, of each of the two members its pidfile, its socket and
+     * the socket's lock file, and the folder where they were bound. */
+    g_assert_cmpuint (json_array_get_length (pruned), ==, 8);
+    for (guint i = 0; i < 8; i++)
       {
         JsonObject *o = json_array_get_object_element (pruned, i);
 

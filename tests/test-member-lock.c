@@ -12,6 +12,8 @@
 #define _GNU_SOURCE
 #define G_LOG_DOMAIN "holder-test-member-lock"
 
+#include <time.h>
+
 #include "holder-test-process.h"
 #include "holder-test-util.h"
 
@@ -265,6 +267,9 @@ expected_leftovers (Sandbox *sb)
   g_autofree char *run = g_build_filename (sb->root, "run", NULL);
   g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
 
+  /* Where they bound their sockets, empty. */
+  g_ptr_array_add (lines, g_strdup_printf ("bind folder %s/.bind-shared-%u", run,
+                                           (unsigned) geteuid ()));
   g_ptr_array_add (lines, g_strdup_printf ("control socket %s/%s.ctl", run, h1));
   g_ptr_array_add (lines, g_strdup_printf ("lock file %s/%s.ctl.lock", run, h1));
   g_ptr_array_add (lines, g_strdup_printf ("lock file %s/%s.sock.lock", run, h1));
@@ -397,6 +402,61 @@ test_prune_goes_on (void)
   g_assert_cmpint (read_pidfile (sb, "kill-1"), ==, 0);
 }
 
+/* A socket bound in the shared bind folder and never renamed into run/
+ * (its helper killed in between; a bind lasts microseconds) is pruned once
+ * it is older than a minute, a fresh one is not; the folder goes once it
+ * is empty. */
+static void
+test_prune_bind_sockets (void)
+{
+  g_autoptr(Sandbox) sb = sandbox_new ();
+  g_autofree char *folder = NULL;
+  g_autofree char *old_sock = NULL;
+  g_autofree char *new_sock = NULL;
+  g_autofree char *reports = NULL;
+  g_autofree char *expected = NULL;
+  const char *paths[2];
+  int fds[2];
+
+  g_assert_true (holder_store_ensure_root (sb->root, NULL));
+  folder = g_strdup_printf ("%s/run/.bind-shared-%u", sb->root, (unsigned) geteuid ());
+  g_assert_no_errno (g_mkdir (folder, 0700));
+  old_sock = g_build_filename (folder, "s-1-1", NULL);
+  new_sock = g_build_filename (folder, "s-1-2", NULL);
+  paths[0] = old_sock;
+  paths[1] = new_sock;
+  for (guint i = 0; i < 2; i++)
+    {
+      struct sockaddr_un addr = { .sun_family = AF_UNIX };
+
+      fds[i] = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      g_assert_cmpuint (strlen (paths[i]), <, sizeof addr.sun_path);
+      g_strlcpy (addr.sun_path, paths[i], sizeof addr.sun_path);
+      g_assert_no_errno (bind (fds[i], (struct sockaddr *) &addr, sizeof addr));
+      close (fds[i]);
+    }
+  {
+    struct timespec two_minutes_ago[2] = { { .tv_sec = time (NULL) - 120 },
+                                           { .tv_sec = time (NULL) - 120 } };
+
+    g_assert_no_errno (utimensat (AT_FDCWD, old_sock, two_minutes_ago, AT_SYMLINK_NOFOLLOW));
+  }
+
+  reports = prune_reports (sb, FALSE);
+  expected = g_strdup_printf ("bind socket %s", old_sock);
+  g_assert_cmpstr (reports, ==, expected);
+  g_assert_false (path_exists (old_sock));
+  g_assert_true (is_socket (new_sock));
+
+  g_assert_no_errno (unlink (new_sock));
+  g_free (reports);
+  g_free (expected);
+  reports = prune_reports (sb, FALSE);
+  expected = g_strdup_printf ("bind folder %s", folder);
+  g_assert_cmpstr (reports, ==, expected);
+  g_assert_false (path_exists (folder));
+}
+
 /* The next helper, whatever its names, removes what a killed one left. */
 static void
 test_sigkill_leftovers_at_start (void)
@@ -418,7 +478,8 @@ test_sigkill_leftovers_at_start (void)
   wait_ready (sb, helper, pid, names, FALSE);
   run = g_build_filename (sb->root, "run", NULL);
   left = listing (run);
-  expected = g_strdup_printf ("%s.sock %s.sock.lock", h, h);
+  /* The live helper's own, and the folder where it bound. */
+  expected = g_strdup_printf (".bind-shared-%u %s.sock %s.sock.lock", (unsigned) geteuid (), h, h);
   g_assert_cmpstr (left, ==, expected);
   g_assert_cmpint (read_pidfile (sb, "kill-1"), ==, 0);
   g_assert_cmpint (read_pidfile (sb, "kill-2"), ==, 0);
@@ -537,6 +598,7 @@ main (int    argc,
   g_test_add_func ("/member-lock/sigkill-leftovers-pruned", test_sigkill_leftovers_pruned);
   g_test_add_func ("/member-lock/sigkill-leftovers-at-start", test_sigkill_leftovers_at_start);
   g_test_add_func ("/member-lock/prune-goes-on", test_prune_goes_on);
+  g_test_add_func ("/member-lock/prune-bind-sockets", test_prune_bind_sockets);
   g_test_add_func ("/member-lock/root-too-long", test_root_too_long);
   return g_test_run ();
 }

@@ -12,6 +12,7 @@
 #define G_LOG_DOMAIN "holder-test-store-safety"
 
 #include <dirent.h>
+#include <sys/inotify.h>
 #include <time.h>
 
 #include "holder-test-process.h"
@@ -298,6 +299,72 @@ test_symlinked_lock_file (void)
   needle = g_strdup_printf ("lock file %s is a symbolic link", lock);
   assert_refused (sb, "web-1", needle);
   victim_assert_untouched (v);
+}
+
+/* The folder where root binds its sockets, planted by the owner: a link
+ * to a folder of root's, or a folder of the owner's own holding a file.
+ * Root binds in a fresh folder of its own instead, and neither puts
+ * anything in nor removes either. */
+static void
+test_planted_bind_folder (void)
+{
+  const char *names[] = { "web-1", NULL };
+
+  if (skip_unless_root ())
+    return;
+  for (guint round = 0; round < 2; round++)
+    {
+      g_autoptr(Sandbox) sb = sandbox_new ();
+      g_autoptr(Victim) v = victim_new ();
+      g_autoptr(GSubprocess) helper = NULL;
+      g_autofree char *planted = NULL;
+      char events[4096];
+      GPid pid;
+      int watch;
+
+      sandbox_own_by (sb, OWNER_UID);
+      make_store_as_owner (sb);
+      planted = g_strdup_printf ("%s/run/.bind-shared-%u", sb->root, (unsigned) geteuid ());
+      if (round == 0)
+        plant_link (v->dir, planted);
+      else
+        {
+          g_autofree char *mine = g_build_filename (planted, "mine", NULL);
+
+          mkdir_as (planted, OWNER_UID, 0700);
+          g_assert_true (g_file_set_contents (mine, "", 0, NULL));
+        }
+
+      /* A socket bound there and renamed away at once would leave no
+       * trace but its events. */
+      watch = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
+      g_assert_cmpint (watch, >=, 0);
+      g_assert_cmpint (inotify_add_watch (watch, round == 0 ? v->dir : planted,
+                                          IN_CREATE | IN_MOVED_FROM | IN_DELETE), >=, 0);
+
+      helper = spawn_helper (sb, (const char *[]) { "--fleetbox-runner", "web-1", NULL });
+      pid = subprocess_pid (helper);
+      wait_ready (sb, helper, pid, names, FALSE);
+      assert_status (sb, "web-1", pid, TRUE, "", "starting", NULL);
+      g_assert_no_errno (kill (pid, SIGTERM));
+      g_assert_cmpint (wait_exit (helper, pid, scaled (10000)), ==, 0);
+
+      g_assert_cmpint (read (watch, events, sizeof events), ==, -1);
+      g_assert_cmpint (errno, ==, EAGAIN);
+      close (watch);
+      victim_assert_untouched (v);
+      if (round == 1)
+        {
+          g_autoptr(GDir) dir = g_dir_open (planted, 0, NULL);
+          GStatBuf st;
+
+          g_assert_nonnull (dir);
+          g_assert_cmpstr (g_dir_read_name (dir), ==, "mine");
+          g_assert_null (g_dir_read_name (dir));
+          g_assert_no_errno (g_lstat (planted, &st));
+          g_assert_cmpuint (st.st_uid, ==, OWNER_UID);
+        }
+    }
 }
 
 /* A detached helper's log (opened by the client, root here): a link to a
@@ -659,6 +726,7 @@ main (int    argc,
   g_test_add_func ("/store-safety/symlinked-pidfile", test_symlinked_pidfile);
   g_test_add_func ("/store-safety/symlinked-lock-file", test_symlinked_lock_file);
   g_test_add_func ("/store-safety/symlinked-runner-log", test_symlinked_runner_log);
+  g_test_add_func ("/store-safety/planted-bind-folder", test_planted_bind_folder);
   g_test_add_func ("/store-safety/foreign-owner-refused", test_foreign_owner_refused);
   g_test_add_func ("/store-safety/made-for-the-owner", test_made_for_the_owner);
   g_test_add_func ("/store-safety/chmod-race", test_chmod_race);
