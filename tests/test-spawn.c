@@ -6,6 +6,9 @@
  *   not passed (even one without FD_CLOEXEC) does not cross.
  * - An exec that fails is told by the child's exit (127) and the report
  *   descriptor: the errno's text; one that runs reports nothing.
+ * - The child starts with no signal blocked and SIGPIPE at its default,
+ *   whatever the spawner blocks or ignores, and the spawner's own signal
+ *   state is as it was.
  * - The running child dies with the thread that spawned it
  *   (PR_SET_PDEATHSIG).
  *
@@ -15,6 +18,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -200,10 +204,65 @@ test_bad_descriptor (void)
   g_assert_cmpstr (error->message, ==, "no descriptor to pass as 4");
 }
 
-/* The spawning thread ends once its child runs: the child is killed. (A
- * thread that ends before the child's prctl() would not be noticed; the
- * backend spawns from the main thread, whose end is the process's, which
- * the child's getppid() check covers.) */
+static void
+on_usr1 (int sig)
+{
+}
+
+/* The "SigBlk:" or "SigIgn:" mask of /proc/<pid>/status in @status. */
+static guint64
+status_mask (const char *status,
+             const char *field)
+{
+  const char *line = strstr (status, field);
+
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + strlen (field), NULL, 16);
+}
+
+static void
+test_signals (void)
+{
+  const char *argv[] = { "/bin/sh", "-c", "cat /proc/$$/status >&2", NULL };
+  struct sigaction handler = { .sa_handler = on_usr1 }, ignore = { .sa_handler = SIG_IGN };
+  struct sigaction old_usr1, old_pipe, now;
+  sigset_t usr2, old_mask, mask_now;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *output = NULL;
+  HolderSpawn spawn;
+  guint64 pipe_bit = G_GUINT64_CONSTANT (1) << (SIGPIPE - 1);
+
+  g_assert_no_errno (sigaction (SIGUSR1, &handler, &old_usr1));
+  g_assert_no_errno (sigaction (SIGPIPE, &ignore, &old_pipe));
+  sigemptyset (&usr2);
+  sigaddset (&usr2, SIGUSR2);
+  g_assert_cmpint (pthread_sigmask (SIG_BLOCK, &usr2, &old_mask), ==, 0);
+
+  g_assert_true (holder_spawn_start (argv, NULL, 0, 3, &spawn, &error));
+  g_assert_no_error (error);
+  output = read_all (spawn.stderr_fd);
+  g_assert_true (WIFEXITED (wait_child (spawn.pid)));
+  g_assert_cmpuint (status_mask (output, "\nSigBlk:"), ==, 0);
+  g_assert_cmpuint (status_mask (output, "\nSigIgn:") & pipe_bit, ==, 0);
+
+  /* The spawner's state is its own again. */
+  g_assert_cmpint (pthread_sigmask (SIG_SETMASK, NULL, &mask_now), ==, 0);
+  g_assert_true (sigismember (&mask_now, SIGUSR2));
+  g_assert_no_errno (sigaction (SIGPIPE, NULL, &now));
+  g_assert_true (now.sa_handler == SIG_IGN);
+  g_assert_no_errno (sigaction (SIGUSR1, NULL, &now));
+  g_assert_true (now.sa_handler == on_usr1);
+
+  g_assert_cmpint (pthread_sigmask (SIG_SETMASK, &old_mask, NULL), ==, 0);
+  g_assert_no_errno (sigaction (SIGUSR1, &old_usr1, NULL));
+  g_assert_no_errno (sigaction (SIGPIPE, &old_pipe, NULL));
+  close (spawn.stderr_fd);
+  close (spawn.report_fd);
+}
+
+/* The spawning thread ends once its child runs: the child is killed. (The
+ * spawner waits for the child's exec, so the thread cannot end before the
+ * child's prctl(); the backend spawns from the main thread anyway.) */
 static gpointer
 spawn_and_return (gpointer data)
 {
@@ -242,6 +301,7 @@ main (int argc, char **argv)
   g_test_add_func ("/spawn/exec-fails", test_exec_fails);
   g_test_add_func ("/spawn/exit-127-ran", test_exit_127_ran);
   g_test_add_func ("/spawn/bad-descriptor", test_bad_descriptor);
+  g_test_add_func ("/spawn/signals", test_signals);
   g_test_add_func ("/spawn/dies-with-spawner", test_dies_with_spawner);
   return g_test_run ();
 }
