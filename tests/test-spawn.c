@@ -260,9 +260,10 @@ test_signals (void)
   close (spawn.report_fd);
 }
 
-/* The spawning thread ends once its child runs: the child is killed. (The
- * spawner waits for the child's exec, so the thread cannot end before the
- * child's prctl(); the backend spawns from the main thread anyway.) */
+/* The spawning thread ends once its child runs: the child is killed. (A
+ * thread that ends before the child's prctl() would not be noticed; the
+ * backend spawns from the main thread, whose end is the process's, which
+ * the child's getppid() check covers.) */
 static gpointer
 spawn_and_return (gpointer data)
 {

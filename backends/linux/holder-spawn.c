@@ -8,7 +8,6 @@
 #include "holder-spawn.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -24,11 +23,9 @@
 
 extern char **environ;
 
-/* The child of a vfork(): it runs in the helper's memory, on the helper's
- * stack below the caller's frame, while the helper waits for its exec. So
- * only system calls, nothing allocated, nothing written but its own locals
- * and @moved (scratch space made for it), and it never returns. Any
- * failure is written to @report as an errno, and the child exits 127. */
+/* Between fork and exec only async-signal-safe calls: another thread of
+ * the helper may hold malloc's lock. Any failure is written to @report as
+ * an errno, and the child exits 127. */
 static void G_GNUC_NORETURN
 child_exec (const char *const *argv,
             const int         *fds,
@@ -51,20 +48,10 @@ child_exec (const char *const *argv,
   if (getppid () != parent)
     _exit (127);
 
-  /* The helper's handlers run in the helper's memory: none may run here
-   * (all signals are blocked until they are gone). An ignored SIGPIPE and
-   * the helper's mask would outlive the exec. */
-  for (int sig = 1; sig < NSIG; sig++)
-    {
-      struct sigaction action;
-
-      if (sigaction (sig, NULL, &action) == 0 &&
-          (action.sa_handler != SIG_DFL || sig == SIGPIPE) &&
-          (action.sa_handler != SIG_IGN || sig == SIGPIPE))
-        sigaction (sig, &default_action, NULL);
-    }
+  /* The helper's mask and an ignored SIGPIPE would outlive the exec. */
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);
+  sigaction (SIGPIPE, &default_action, NULL);
 
   /* Everything the child keeps goes above the target numbers first, so
    * that placing one descriptor never overwrites another not yet placed. */
@@ -124,7 +111,6 @@ holder_spawn_start (const char *const *argv,
   int devnull = -1;
   int *moved;
   pid_t parent = getpid ();
-  sigset_t all, saved_mask;
   pid_t pid;
   int saved;
 
@@ -151,23 +137,11 @@ holder_spawn_start (const char *const *argv,
   if (fcntl (report[0], F_SETFL, O_NONBLOCK) != 0)
     goto failed;
 
-  /* vfork(): the helper waits only until the child's execve() has let go
-   * of its memory, tens of microseconds, where a fork() copied the page
-   * tables of every library the helper maps (0.35 to 0.5 ms, longer with
-   * the CPUs busy). No handler of ours may run in the child: signals wait
-   * here until it has exec'd. */
-  sigfillset (&all);
-  pthread_sigmask (SIG_SETMASK, &all, &saved_mask);
-  pid = vfork ();
+  pid = fork ();
+  if (pid < 0)
+    goto failed;
   if (pid == 0)
     child_exec (argv, fds, moved, n_fds, first_fd, devnull, stderr_pipe[1], report[1], parent);
-  saved = errno;
-  pthread_sigmask (SIG_SETMASK, &saved_mask, NULL);
-  if (pid < 0)
-    {
-      errno = saved;
-      goto failed;
-    }
 
   close (devnull);
   close (stderr_pipe[1]);
