@@ -349,7 +349,7 @@ holder_store_claim_get_socket_path (HolderStoreClaim *claim)
 }
 
 /* bind() to @name in the folder @dir_fd, whatever the folder's path (and
- * however long it is). */
+ * however long it is), never resolving that path again. */
 static int
 bind_in_folder (int         sock,
                 int         dir_fd,
@@ -357,13 +357,57 @@ bind_in_folder (int         sock,
 {
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
 
-#if defined(__APPLE__) || defined(__FreeBSD__)
+#if defined(__linux__)
+  /* No bindat(): /proc names the folder by its descriptor. */
+  g_snprintf (addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/%s", dir_fd, name);
+  return bind (sock, (struct sockaddr *) &addr, sizeof addr);
+#elif defined(__FreeBSD__)
   g_strlcpy (addr.sun_path, name, sizeof addr.sun_path);
   return bindat (dir_fd, sock, (struct sockaddr *) &addr, sizeof addr);
 #else
-  /* Linux has no bindat(): /proc names the folder by its descriptor. */
-  g_snprintf (addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/%s", dir_fd, name);
-  return bind (sock, (struct sockaddr *) &addr, sizeof addr);
+  /* macOS has neither: the folder becomes the working directory for the
+   * one bind(), by descriptor, and the old one is put back. Nothing else
+   * runs on this thread meanwhile; the paths libholder's other threads
+   * open are absolute. */
+  int cwd = open (".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int ret, saved_errno;
+
+  if (cwd < 0)
+    return -1;
+  g_strlcpy (addr.sun_path, name, sizeof addr.sun_path);
+  ret = fchdir (dir_fd);
+  if (ret == 0)
+    ret = bind (sock, (struct sockaddr *) &addr, sizeof addr);
+  saved_errno = errno;
+  if (fchdir (cwd) != 0)
+    g_error ("cannot return to the working directory after a bind: %s", g_strerror (errno));
+  close (cwd);
+  errno = saved_errno;
+  return ret;
+#endif
+}
+
+/* A Unix stream socket, non-blocking and close-on-exec: atomically where
+ * socket() takes the flags (macOS does not). */
+static int
+unix_socket_new (void)
+{
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+  return socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+#else
+  int fd = socket (AF_UNIX, SOCK_STREAM, 0);
+  int flags = fd >= 0 ? fcntl (fd, F_GETFL) : -1;
+
+  if (fd >= 0 && (flags < 0 || fcntl (fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+                  fcntl (fd, F_SETFD, FD_CLOEXEC) != 0))
+    {
+      int saved_errno = errno;
+
+      close (fd);
+      errno = saved_errno;
+      return -1;
+    }
+  return fd;
 #endif
 }
 
@@ -447,7 +491,7 @@ listen_in_folder (HolderStoreClaim *claim,
   struct stat st;
   int sock, saved_errno;
 
-  sock = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  sock = unix_socket_new ();
   if (sock < 0)
     return -1;
   if (bind_in_folder (sock, dir_fd, sock_name) != 0)
