@@ -442,27 +442,21 @@ ch_reserve_async (HolderBackend       *backend,
 {
   HolderBackendCh *self = (HolderBackendCh *) backend;
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
-  g_autofree char *ip = NULL;
-  g_autofree char *mac = NULL;
+  HolderReservation *reservation;
   GError *error = NULL;
 
   g_task_set_name (task, "ch_reserve_async");
-  if (self->net == NULL)
-    {
-      g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_NETWORK_NOT_CREATED,
-                               "network not created");
-      return;
-    }
-  ip = holder_ipam_reserve (holder_linux_net_get_ipam (self->net), name, ip_hint, &error);
-  if (ip == NULL)
+  reservation = holder_ipam_reserve_member (self->net != NULL
+                                              ? holder_linux_net_get_ipam (self->net) : NULL,
+                                            name, ip_hint, &error);
+  if (reservation == NULL)
     {
       g_task_return_error (task, error);
       return;
     }
-  mac = holder_mac_for_name (name);
-  g_task_set_task_data (task, holder_reservation_new (ip, mac),
-                        (GDestroyNotify) holder_reservation_free);
-  ch_set_neighbour_then (self, name, ip, mac, on_reserved_neighbour_set, g_object_ref (task));
+  g_task_set_task_data (task, reservation, (GDestroyNotify) holder_reservation_free);
+  ch_set_neighbour_then (self, name, reservation->ip, reservation->mac,
+                         on_reserved_neighbour_set, g_object_ref (task));
   ch_prepare_tap (self, name);
 }
 

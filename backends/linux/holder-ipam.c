@@ -103,6 +103,30 @@ holder_ipam_lookup (HolderIpam *ipam,
   return g_hash_table_lookup (ipam->by_name, name);
 }
 
+HolderReservation *
+holder_ipam_reserve_member (HolderIpam  *ipam,
+                            const char  *name,
+                            const char  *ip_hint,
+                            GError     **error)
+{
+  g_autofree char *ip = NULL;
+  g_autofree char *mac = NULL;
+
+  g_return_val_if_fail (name != NULL, NULL);
+
+  if (ipam == NULL)
+    {
+      g_set_error_literal (error, HOLDER_ERROR, HOLDER_ERROR_NETWORK_NOT_CREATED,
+                           "network not created");
+      return NULL;
+    }
+  ip = holder_ipam_reserve (ipam, name, ip_hint, error);
+  if (ip == NULL)
+    return NULL;
+  mac = holder_mac_for_name (name);
+  return holder_reservation_new (ip, mac);
+}
+
 void
 holder_ipam_reserve_async (HolderIpam             *ipam,
                            const char             *name,
@@ -114,26 +138,16 @@ holder_ipam_reserve_async (HolderIpam             *ipam,
                            gpointer                user_data)
 {
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
-  g_autofree char *ip = NULL;
-  g_autofree char *mac = NULL;
   HolderReservation *reservation;
   GError *error = NULL;
 
   g_task_set_name (task, "holder_ipam_reserve_async");
-  if (ipam == NULL)
-    {
-      g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_NETWORK_NOT_CREATED,
-                               "network not created");
-      return;
-    }
-  ip = holder_ipam_reserve (ipam, name, ip_hint, &error);
-  if (ip == NULL)
+  reservation = holder_ipam_reserve_member (ipam, name, ip_hint, &error);
+  if (reservation == NULL)
     {
       g_task_return_error (task, error);
       return;
     }
-  mac = holder_mac_for_name (name);
-  reservation = holder_reservation_new (ip, mac);
   if (reserved != NULL)
     reserved (name, reservation, reserved_data);
   g_task_return_pointer (task, reservation, (GDestroyNotify) holder_reservation_free);

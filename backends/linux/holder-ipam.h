@@ -28,6 +28,14 @@ char *holder_ipam_reserve (HolderIpam  *ipam,
                            const char  *ip_hint,
                            GError     **error);
 
+/* A member's reservation: the address as holder_ipam_reserve() gives it
+ * and the MAC derived from @name (holder_mac_for_name()). @ipam NULL (no
+ * network yet) fails with HOLDER_ERROR_NETWORK_NOT_CREATED. */
+HolderReservation *holder_ipam_reserve_member (HolderIpam  *ipam,
+                                               const char  *name,
+                                               const char  *ip_hint,
+                                               GError     **error);
+
 /* Runs once a reservation is made, before it is returned: a backend's
  * chance to prepare the host for it (a neighbour entry). */
 typedef void (*HolderIpamReservedFunc) (const char              *name,
@@ -35,10 +43,8 @@ typedef void (*HolderIpamReservedFunc) (const char              *name,
                                         gpointer                 user_data);
 
 /* A backend's reserve_async for a network whose addresses @ipam hands
- * out (NULL: no network yet, "network not created"): the address as
- * holder_ipam_reserve() gives it and the MAC derived from @name
- * (holder_mac_for_name()); @reserved (nullable) runs with it first. The
- * result fits holder_backend_task_finish_reservation(). */
+ * out: holder_ipam_reserve_member(), @reserved (nullable) run with it
+ * first. The result fits holder_backend_task_finish_reservation(). */
 void holder_ipam_reserve_async (HolderIpam             *ipam,
                                 const char             *name,
                                 const char             *ip_hint,
