@@ -521,17 +521,10 @@ holder_ch_vm_start_async (HolderChVm          *vm,
   /* A stale socket of an earlier VMM would make the bind fail. */
   g_unlink (vm->api_socket);
 
-  for (guint i = 0; i < vm->fds->len; i++)
-    if (g_array_index (vm->fds, int, i) < 0)
-      {
-        g_task_return_new_error (task, HOLDER_ERROR, HOLDER_ERROR_BACKEND,
-                                 "run %s: cannot pass descriptor %u: it could not be copied",
-                                 vm->binary_name, HOLDER_CH_VM_FIRST_FD + i);
-        return;
-      }
   /* From the main thread, which lives as long as the helper: the VMM's
    * death signal is tied to the thread that forks it. The exec is not
-   * waited for; its failure comes back as the child's exit. */
+   * waited for; its failure comes back as the child's exit. A descriptor
+   * that could not be copied (-1) is refused here. */
   if (!holder_spawn_start ((const char *const *) vm->argv, (const int *) vm->fds->data,
                            vm->fds->len, HOLDER_CH_VM_FIRST_FD, &spawn, &error))
     {

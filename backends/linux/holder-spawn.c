@@ -17,8 +17,6 @@
 #include <linux/close_range.h>
 #include <sys/syscall.h>
 
-#include <glib/gstdio.h>
-
 #include "holder-backend.h"
 
 extern char **environ;
