@@ -76,6 +76,7 @@ int holder_store_dir_get_clusters_fd (HolderStoreDir *store);
  * binds in a fresh folder. The last reference to @store removes it if this
  * process used it and it is empty. */
 int holder_store_dir_open_bind_folder (HolderStoreDir *store);
+#define HOLDER_STORE_SHARED_BIND_PREFIX ".bind-shared-"
 
 /* TRUE when owners and modes are checked (euid 0). */
 gboolean holder_store_dir_is_strict (HolderStoreDir *store);

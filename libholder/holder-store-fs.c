@@ -25,7 +25,6 @@
 #define MAX_LINKS 40
 /* A pidfile holds at most 19 digits (holder_store_read_pidfile()). */
 #define PIDFILE_READ_MAX 32
-#define BIND_FOLDER_SHARED_PREFIX ".bind-shared-"
 
 struct _HolderStoreDir {
   gint      ref_count;
@@ -739,11 +738,18 @@ holder_store_dir_ref (HolderStoreDir *store)
   return store;
 }
 
+/* A folder of this uid's that nobody else may enter or change. */
+static gboolean
+bind_folder_is_ours (const struct stat *st)
+{
+  return S_ISDIR (st->st_mode) && st->st_uid == geteuid () && (st->st_mode & 077) == 0;
+}
+
 static void
 bind_folder_name (char  *name,
                   gsize  size)
 {
-  g_snprintf (name, size, BIND_FOLDER_SHARED_PREFIX "%u", (unsigned) geteuid ());
+  g_snprintf (name, size, HOLDER_STORE_SHARED_BIND_PREFIX "%u", (unsigned) geteuid ());
 }
 
 /* Only if it is still ours and empty: another helper of this uid may be
@@ -752,13 +758,12 @@ bind_folder_name (char  *name,
 static void
 remove_bind_folder (HolderStoreDir *store)
 {
-  char name[sizeof BIND_FOLDER_SHARED_PREFIX + 16];
+  char name[sizeof HOLDER_STORE_SHARED_BIND_PREFIX + 16];
   struct stat st;
 
   bind_folder_name (name, sizeof name);
   if (store->run_fd >= 0 &&
-      fstatat (store->run_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR (st.st_mode) &&
-      st.st_uid == geteuid () && (st.st_mode & 077) == 0 &&
+      fstatat (store->run_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && bind_folder_is_ours (&st) &&
       unlinkat (store->run_fd, name, AT_REMOVEDIR) != 0 && errno != ENOTEMPTY &&
       errno != EEXIST)
     g_debug ("remove %s/run/%s: %s", store->path, name, g_strerror (errno));
@@ -799,7 +804,7 @@ holder_store_dir_get_run_fd (HolderStoreDir *store)
 int
 holder_store_dir_open_bind_folder (HolderStoreDir *store)
 {
-  char name[sizeof BIND_FOLDER_SHARED_PREFIX + 16];
+  char name[sizeof HOLDER_STORE_SHARED_BIND_PREFIX + 16];
   struct stat st;
   int fd;
 
@@ -811,7 +816,7 @@ holder_store_dir_open_bind_folder (HolderStoreDir *store)
   fd = openat (store->run_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return -1;
-  if (fstat (fd, &st) != 0 || st.st_uid != geteuid () || (st.st_mode & 077) != 0)
+  if (fstat (fd, &st) != 0 || !bind_folder_is_ours (&st))
     {
       g_debug ("%s/run/%s is not ours alone; binding in a folder of its own", store->path,
                name);

@@ -174,6 +174,26 @@ prune_guarded (Prune       *prune,
   return TRUE;
 }
 
+/* The bind folder @name of run/, if it is one a helper made: 0700 and a
+ * trusted uid's, not followed. A user's own folder of that name is
+ * theirs: -1. */
+static int
+open_bind_folder (Prune       *prune,
+                  const char  *name,
+                  struct stat *st)
+{
+  int fd = openat (holder_store_dir_get_run_fd (prune->store), name,
+                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+  if (fd >= 0 && (fstat (fd, st) != 0 || (st->st_mode & 077) != 0 ||
+                  !holder_store_dir_trusts_uid (prune->store, st->st_uid)))
+    {
+      close (fd);
+      return -1;
+    }
+  return fd;
+}
+
 /* run/.bind-XXXXXX of a helper killed in the middle of a bind. */
 static void
 prune_bind_folder (Prune      *prune,
@@ -185,14 +205,10 @@ prune_bind_folder (Prune      *prune,
   struct stat st;
   int fd;
 
-  fd = openat (run_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  fd = open_bind_folder (prune, name, &st);
   if (fd < 0)
     return;
-  /* Ours are 0700 and belong to a trusted uid; a user's own folder of that
-   * name is theirs. */
-  if (fstat (fd, &st) == 0 && (st.st_mode & 077) == 0 &&
-      holder_store_dir_trusts_uid (prune->store, st.st_uid) &&
-      time (NULL) - st.st_mtime > BIND_FOLDER_MAX_AGE_S)
+  if (time (NULL) - st.st_mtime > BIND_FOLDER_MAX_AGE_S)
     {
       if (prune->dry_run)
         prune_report (prune, "bind folder", path);
@@ -225,15 +241,9 @@ prune_shared_bind_folder (Prune      *prune,
   struct stat st;
   int fd;
 
-  fd = openat (run_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  fd = open_bind_folder (prune, name, &st);
   if (fd < 0)
     return;
-  if (fstat (fd, &st) != 0 || (st.st_mode & 077) != 0 ||
-      !holder_store_dir_trusts_uid (prune->store, st.st_uid))
-    {
-      close (fd);
-      return;
-    }
   entries = list_folder (fd);
   for (guint i = 0; i < entries->len; i++)
     {
@@ -284,7 +294,7 @@ prune_run (Prune *prune)
         socket_name = g_strdup (name);
       else if (is_hash_name (name, ".sock.lock") || is_hash_name (name, ".ctl.lock"))
         socket_name = g_strndup (name, strlen (name) - strlen (".lock"));
-      else if (g_str_has_prefix (name, ".bind-shared-"))
+      else if (g_str_has_prefix (name, HOLDER_STORE_SHARED_BIND_PREFIX))
         prune_shared_bind_folder (prune, run_path, name);
       else if (g_str_has_prefix (name, ".bind-") && strlen (name) == strlen (".bind-XXXXXX"))
         prune_bind_folder (prune, run_path, name);
