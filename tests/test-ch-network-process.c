@@ -19,6 +19,7 @@
 
 #include "holder-linux-net-host.h"
 #include "holder-test-net.h"
+#include "holder-test-util.h"
 
 #define UPLINK HOLDER_TEST_UPLINK
 
@@ -126,6 +127,43 @@ test_createnetwork_reserve_sigterm (void)
   holder_test_sandbox_assert_nothing_left (sb);
 }
 
+/* A reserve's reply comes once the member's neighbour entry is in: a
+ * client may probe the guest the moment it has the address. Eight at
+ * once, looked at from the last: each one's entry would otherwise still
+ * be queued behind the taps made for the members before it. */
+static void
+test_reserve_neighbour_first (void)
+{
+  g_autoptr(HolderTestSandbox) sb = NULL;
+  char *ips[8];
+  GPid pid;
+
+  HOLDER_TEST_SKIP_IF (skip_reason);
+  sb = holder_test_sandbox_new (NULL);
+  pid = holder_test_sandbox_helper_with_network (sb, "nb-0", "192.168.2.0/24");
+  for (guint i = 0; i < G_N_ELEMENTS (ips); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("nb-%u", i);
+
+      ips[i] = g_strdup_printf ("192.168.2.%u", i + 2);
+      assert_reserve (sb, "nb-0", name, NULL, ips[i]);
+    }
+  for (guint i = G_N_ELEMENTS (ips); i-- > 0;)
+    {
+      g_autofree char *name = g_strdup_printf ("nb-%u", i);
+      g_autofree char *mac = expected_mac (name);
+
+      if (!holder_test_has_permanent_neighbour (ips[i], mac, "fbx-"))
+        g_error ("no neighbour entry for %s right after its reserve: \"%s\"", name,
+                 holder_test_neighbour_of (ips[i]));
+      g_free (ips[i]);
+    }
+
+  g_assert_cmpint (kill (pid, SIGTERM), ==, 0);
+  holder_test_assert_exits_zero (pid, 30000);
+  holder_test_sandbox_assert_nothing_left (sb);
+}
+
 static void
 test_sigkill_then_reconcile (void)
 {
@@ -228,6 +266,7 @@ main (int   argc,
 
   g_test_add_func ("/ch-network/createnetwork-reserve-sigterm",
                    test_createnetwork_reserve_sigterm);
+  g_test_add_func ("/ch-network/reserve-neighbour-first", test_reserve_neighbour_first);
   g_test_add_func ("/ch-network/sigkill-then-reconcile", test_sigkill_then_reconcile);
   g_test_add_func ("/ch-network/reconcile-beside-live-owner",
                    test_reconcile_beside_live_owner);

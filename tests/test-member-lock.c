@@ -167,6 +167,20 @@ test_reused_pid (void)
     }
 }
 
+/* A socket bound at @path (a file of its kind); returns its descriptor. */
+static int
+bind_socket_file (const char *path)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpuint (strlen (path), <, sizeof addr.sun_path);
+  g_strlcpy (addr.sun_path, path, sizeof addr.sun_path);
+  g_assert_no_errno (bind (fd, (struct sockaddr *) &addr, sizeof addr));
+  return fd;
+}
+
 /* ---- removing only one's own files -------------------------------------- */
 
 static void
@@ -182,7 +196,6 @@ test_retire_removes_only_its_own (void)
   g_autofree char *pid_before = NULL;
   g_autofree char *sock_after = NULL;
   g_autofree char *pid_after = NULL;
-  struct sockaddr_un addr = { .sun_family = AF_UNIX };
   GPid pid;
   int other;
 
@@ -193,9 +206,7 @@ test_retire_removes_only_its_own (void)
   /* The store's owner puts a socket and a pidfile of their own in place
    * of own-2's. */
   tmp = g_build_filename (sb->root, "run", "theirs", NULL);
-  other = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  g_strlcpy (addr.sun_path, tmp, sizeof addr.sun_path);
-  g_assert_no_errno (bind (other, (struct sockaddr *) &addr, sizeof addr));
+  other = bind_socket_file (tmp);
   g_assert_no_errno (rename (tmp, sock2));
   g_assert_no_errno (unlink (pid2));
   g_assert_true (g_file_set_contents (pid2, "12345", -1, NULL));
@@ -415,26 +426,14 @@ test_prune_bind_sockets (void)
   g_autofree char *new_sock = NULL;
   g_autofree char *reports = NULL;
   g_autofree char *expected = NULL;
-  const char *paths[2];
-  int fds[2];
 
   g_assert_true (holder_store_ensure_root (sb->root, NULL));
   folder = g_strdup_printf ("%s/run/.bind-shared-%u", sb->root, (unsigned) geteuid ());
   g_assert_no_errno (g_mkdir (folder, 0700));
   old_sock = g_build_filename (folder, "s-1-1", NULL);
   new_sock = g_build_filename (folder, "s-1-2", NULL);
-  paths[0] = old_sock;
-  paths[1] = new_sock;
-  for (guint i = 0; i < 2; i++)
-    {
-      struct sockaddr_un addr = { .sun_family = AF_UNIX };
-
-      fds[i] = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      g_assert_cmpuint (strlen (paths[i]), <, sizeof addr.sun_path);
-      g_strlcpy (addr.sun_path, paths[i], sizeof addr.sun_path);
-      g_assert_no_errno (bind (fds[i], (struct sockaddr *) &addr, sizeof addr));
-      close (fds[i]);
-    }
+  close (bind_socket_file (old_sock));
+  close (bind_socket_file (new_sock));
   {
     struct timespec two_minutes_ago[2] = { { .tv_sec = time (NULL) - 120 },
                                            { .tv_sec = time (NULL) - 120 } };
